@@ -1,0 +1,815 @@
+#!/usr/bin/env node
+// A real single-node Apache Kafka (KRaft) for development and tests, without Docker.
+//
+// ensureKafka() uses a broker that already answers at KAFKA_BROKERS; otherwise, for a local
+// address only, it fetches the broker jars once with Maven (see pom.xml), starts
+// `java kafka.Kafka` as a child process and creates the topics of contract section 3.
+//
+// CLI: node infra/kafka/broker.mjs [start|stop|topics]   (see README.md)
+
+import { execFile, execFileSync, spawn } from "node:child_process";
+import { createHash, randomBytes } from "node:crypto";
+import fs from "node:fs";
+import net from "node:net";
+import path from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { promisify } from "node:util";
+import kafkajs from "kafkajs";
+
+// kafkajs is CommonJS; a default import works in every Node ESM loader.
+const { Kafka, logLevel } = kafkajs;
+const execFileAsync = promisify(execFile);
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const REPO_ROOT = path.resolve(HERE, "..", "..");
+const POM_PATH = path.join(HERE, "pom.xml");
+const LOG4J_URL = pathToFileURL(path.join(HERE, "log4j.properties")).href;
+const CACHE_DIR = path.join(REPO_ROOT, ".cache", "kafka");
+const LIBS_DIR = path.join(CACHE_DIR, "libs");
+// Written last into LIBS_DIR; holds the hash of pom.xml, so a half-finished or outdated copy is refetched.
+const LIBS_MARKER = ".complete";
+
+const DEFAULT_BROKERS = "127.0.0.1:9092";
+// We only ever start a broker on this machine; any other host must already be running.
+const LOCAL_HOSTS = new Set(["127.0.0.1", "localhost"]);
+const BIND_HOST = "127.0.0.1";
+
+const START_TIMEOUT_MS = 120_000;
+const PROBE_TIMEOUT_MS = 2_000;
+const POLL_INTERVAL_MS = 300;
+const STOP_GRACE_MS = 15_000;
+// A live broker of ours that does not answer may simply still be starting (launched by a parallel run).
+const STALE_BROKER_GRACE_MS = 10_000;
+const TOPICS_READY_TIMEOUT_MS = 30_000;
+const MVN_TIMEOUT_MS = 10 * 60_000;
+const STORAGE_FORMAT_TIMEOUT_MS = 60_000;
+const CHILD_OUTPUT_MAX_BYTES = 16 * 1024 * 1024;
+
+const CONTROLLER_PORT_OFFSET = 1000;
+const NODE_ID = 1;
+// Small heap: a dev box runs this next to Postgres, Redis and the services. Override with KAFKA_HEAP_OPTS.
+const DEFAULT_HEAP_OPTS = "-Xmx512m -Xms256m";
+const LOG_RETENTION_HOURS = 168;
+// 64 MiB instead of the 1 GiB default, so retention can actually delete old segments on a dev box.
+const LOG_SEGMENT_BYTES = 64 * 1024 * 1024;
+// The internal topics default to 50 partitions each, which slows the first consumer-group join for no gain here.
+const INTERNAL_TOPIC_PARTITIONS = 10;
+const DEFAULT_TOPIC_PARTITIONS = 12;
+const LOG_TAIL_LINES = 40;
+
+/** The topics of contract section 3. Keys are user ids, so the partition count bounds consumer parallelism. */
+export const TOPICS = Object.freeze(
+  [
+    { name: "ledger.commands", partitions: 12 },
+    { name: "ledger.events", partitions: 12 },
+    { name: "partner.transactions", partitions: 12 },
+    { name: "partner.transactions.dlq", partitions: 3 },
+  ].map((topic) => Object.freeze(topic)),
+);
+
+// ---------------------------------------------------------------------------------------------
+// Public API
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * Makes sure a Kafka broker answers at the first address of `brokers` and that the topics exist.
+ * A broker found running is left alone (stop is a no-op); one started here is stopped by stop().
+ * @returns {Promise<{ brokers: string, started: boolean, stop: () => Promise<void>, pid?: number,
+ *   exited?: Promise<{ code: number | null, signal: string | null }> }>}
+ */
+export async function ensureKafka({
+  brokers = process.env.KAFKA_BROKERS ?? DEFAULT_BROKERS,
+  dataDir,
+  log = console.log,
+  topicPrefix = "",
+  startTimeoutMs = START_TIMEOUT_MS,
+} = {}) {
+  const list = splitBrokers(brokers);
+  const first = list[0];
+  if (await kafkaAnswers(first)) {
+    log(`[kafka] using the broker already running at ${first}`);
+    return useRunningBroker(list.join(","), topicPrefix, log);
+  }
+  const { host, port } = parseHostPort(first);
+  if (!LOCAL_HOSTS.has(host)) {
+    throw new Error(
+      `[kafka] no broker answers at ${first}, and it is not a local address, so none is started`,
+    );
+  }
+  const dir = path.resolve(dataDir ?? process.env.KAFKA_DATA_DIR ?? defaultDataDir(port));
+  return startLocalBroker({ port, dataDir: dir, log, topicPrefix, startTimeoutMs });
+}
+
+/**
+ * Creates the contract topics (with `topicPrefix`) that do not exist yet, then waits until every
+ * partition has a leader that serves it. Safe to call any number of times, also concurrently.
+ * @returns {Promise<Array<{ topic: string, partitions: number }>>} the topics as they now are
+ */
+export async function createTopics({
+  brokers = process.env.KAFKA_BROKERS ?? DEFAULT_BROKERS,
+  topicPrefix = "",
+  log = console.log,
+} = {}) {
+  const wanted = TOPICS.map((t) => ({ topic: `${topicPrefix}${t.name}`, numPartitions: t.partitions }));
+  const kafka = new Kafka({
+    clientId: "kafka-dev-topics",
+    brokers: splitBrokers(brokers),
+    logLevel: logLevel.NOTHING,
+  });
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const deadline = Date.now() + TOPICS_READY_TIMEOUT_MS;
+    const created = await createMissingTopics(admin, wanted, deadline);
+    if (created.length > 0) log(`[kafka] created topics: ${created.join(", ")}`);
+    const actual = await waitForLeaders(admin, wanted, deadline);
+    warnOnPartitionMismatch(wanted, actual, log);
+    return actual;
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Using or starting a broker
+// ---------------------------------------------------------------------------------------------
+
+async function useRunningBroker(brokers, topicPrefix, log) {
+  await createTopics({ brokers, topicPrefix, log });
+  return { brokers, started: false, stop: async () => {} };
+}
+
+async function startLocalBroker({ port, dataDir, log, topicPrefix, startTimeoutMs }) {
+  const broker = `${BIND_HOST}:${port}`;
+  const propsPath = path.join(dataDir, "server.properties");
+  fs.mkdirSync(dataDir, { recursive: true });
+
+  if ((await clearStaleBroker({ dataDir, propsPath, broker, log })) === "answering") {
+    return useRunningBroker(broker, topicPrefix, log);
+  }
+  if (!(await isPortFree(port))) {
+    throw new Error(
+      `[kafka] port ${port} is in use by something that is not Kafka (it does not answer Kafka requests); ` +
+        `free it (see: ss -ltnp 'sport = :${port}') or set KAFKA_BROKERS to another port`,
+    );
+  }
+
+  await ensureJars(log);
+  const controllerPort = await pickControllerPort(dataDir, port);
+  writeServerProperties({ propsPath, dataDir, port, controllerPort });
+  await formatStorageOnce({ dataDir, propsPath, log });
+
+  const startedAt = Date.now();
+  const proc = spawnBroker({ dataDir, propsPath });
+  const stop = once(() => stopBroker(proc, dataDir, log));
+  try {
+    await waitForBroker({ broker, proc, deadline: startedAt + startTimeoutMs, startTimeoutMs });
+    await createTopics({ brokers: broker, topicPrefix, log });
+    await warmUpGroupCoordinator(broker);
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  log(
+    `[kafka] broker ready at ${broker} in ${seconds(Date.now() - startedAt)} (pid ${proc.child.pid}, data ${dataDir})`,
+  );
+  return { brokers: broker, started: true, stop, pid: proc.child.pid, exited: proc.exited };
+}
+
+/**
+ * The first consumer-group request makes the broker create __consumer_offsets, and until that is done
+ * every group join fails with "group coordinator not available" (kafkajs logs it as an ERROR and retries).
+ * Asking for a throwaway group's offsets here takes that hit once, silently, before any test runs.
+ */
+async function warmUpGroupCoordinator(broker) {
+  const kafka = new Kafka({ clientId: "kafka-dev-warmup", brokers: [broker], logLevel: logLevel.NOTHING });
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    await admin.fetchOffsets({ groupId: "kafka-dev-warmup", topics: [] });
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+function defaultDataDir(port) {
+  return path.join(CACHE_DIR, `data-${port}`);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Probes
+// ---------------------------------------------------------------------------------------------
+
+/** True when `broker` (host:port) speaks Kafka: a TCP probe first, so a closed port fails fast. */
+async function kafkaAnswers(broker) {
+  const { host, port } = parseHostPort(broker);
+  if (!(await tcpAccepts(host, port))) return false;
+  const kafka = new Kafka({
+    clientId: "kafka-dev-probe",
+    brokers: [broker],
+    logLevel: logLevel.NOTHING,
+    connectionTimeout: PROBE_TIMEOUT_MS,
+    requestTimeout: PROBE_TIMEOUT_MS,
+    retry: { retries: 0 },
+  });
+  const admin = kafka.admin();
+  try {
+    const cluster = await withTimeout(
+      admin.connect().then(() => admin.describeCluster()),
+      2 * PROBE_TIMEOUT_MS,
+      "Kafka probe",
+    );
+    // A KRaft broker can answer before it has registered itself; it is only usable once it lists a broker.
+    return cluster.brokers.length > 0;
+  } catch {
+    return false;
+  } finally {
+    await admin.disconnect().catch(() => {});
+  }
+}
+
+function tcpAccepts(host, port, timeoutMs = PROBE_TIMEOUT_MS) {
+  return new Promise((resolve) => {
+    const socket = net.connect({ host, port });
+    const done = (ok) => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.setTimeout(timeoutMs, () => done(false));
+    socket.once("connect", () => done(true));
+    socket.once("error", () => done(false));
+  });
+}
+
+/** Binding is the only reliable test: a port can be taken without accepting connections. */
+function isPortFree(port, host = BIND_HOST) {
+  return new Promise((resolve) => {
+    const server = net.createServer();
+    server.once("error", () => resolve(false));
+    server.listen({ port, host, exclusive: true }, () => server.close(() => resolve(true)));
+  });
+}
+
+function anyFreePort(host = BIND_HOST) {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once("error", reject);
+    server.listen({ port: 0, host }, () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Jars
+// ---------------------------------------------------------------------------------------------
+
+/** Fetches the broker jars with Maven unless LIBS_DIR already holds a complete copy for this pom.xml. */
+async function ensureJars(log) {
+  const pomHash = createHash("sha256").update(fs.readFileSync(POM_PATH)).digest("hex");
+  if (readTextFile(path.join(LIBS_DIR, LIBS_MARKER)) === pomHash) return;
+
+  // Copy into a private folder and rename it into place, so a parallel run never sees half a classpath.
+  const tmpDir = `${LIBS_DIR}.tmp-${process.pid}`;
+  fs.rmSync(tmpDir, { recursive: true, force: true });
+  log(`[kafka] fetching broker jars with Maven into ${path.relative(REPO_ROOT, LIBS_DIR)} (once) ...`);
+  const startedAt = Date.now();
+  try {
+    await runMaven(tmpDir);
+    fs.writeFileSync(path.join(tmpDir, LIBS_MARKER), pomHash);
+    fs.rmSync(LIBS_DIR, { recursive: true, force: true });
+    fs.renameSync(tmpDir, LIBS_DIR);
+  } catch (err) {
+    fs.rmSync(tmpDir, { recursive: true, force: true });
+    // Losing the rename race to a parallel run is fine if that run left a complete copy.
+    if (readTextFile(path.join(LIBS_DIR, LIBS_MARKER)) !== pomHash) throw err;
+  }
+  const jarCount = fs.readdirSync(LIBS_DIR).filter((f) => f.endsWith(".jar")).length;
+  log(`[kafka] fetched ${jarCount} jars in ${seconds(Date.now() - startedAt)}`);
+}
+
+async function runMaven(outputDir) {
+  const mvn = process.env.MVN ?? "mvn";
+  const args = ["-q", "-B", "-f", POM_PATH, "dependency:copy-dependencies", `-DoutputDirectory=${outputDir}`];
+  try {
+    await execFileAsync(mvn, args, { timeout: MVN_TIMEOUT_MS, maxBuffer: CHILD_OUTPUT_MAX_BYTES });
+  } catch (err) {
+    if (err.code === "ENOENT") {
+      throw new Error(`[kafka] Maven ("${mvn}") is not installed; it is needed once to fetch the Kafka jars`);
+    }
+    throw new Error(
+      `[kafka] Maven could not fetch the Kafka jars (${err.message.split("\n")[0]}):\n${childOutput(err)}`,
+    );
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Data directory: config, cluster id, storage format
+// ---------------------------------------------------------------------------------------------
+
+/** Reuses the controller port of the previous run when it can, so the data dir's config stays stable. */
+async function pickControllerPort(dataDir, port) {
+  const file = path.join(dataDir, "controller.port");
+  const preferred = Number(readTextFile(file)) || port + CONTROLLER_PORT_OFFSET;
+  const controllerPort =
+    preferred <= 65_535 && (await isPortFree(preferred)) ? preferred : await anyFreePort();
+  fs.writeFileSync(file, `${controllerPort}\n`);
+  return controllerPort;
+}
+
+function writeServerProperties({ propsPath, dataDir, port, controllerPort }) {
+  const settings = {
+    "process.roles": "broker,controller",
+    "node.id": NODE_ID,
+    "controller.quorum.voters": `${NODE_ID}@${BIND_HOST}:${controllerPort}`,
+    listeners: `PLAINTEXT://${BIND_HOST}:${port},CONTROLLER://${BIND_HOST}:${controllerPort}`,
+    "advertised.listeners": `PLAINTEXT://${BIND_HOST}:${port}`,
+    "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+    "controller.listener.names": "CONTROLLER",
+    "inter.broker.listener.name": "PLAINTEXT",
+    "log.dirs": path.join(dataDir, "logs"),
+    // One node: every replication factor and ISR must be 1.
+    "default.replication.factor": 1,
+    "min.insync.replicas": 1,
+    "offsets.topic.replication.factor": 1,
+    "offsets.topic.num.partitions": INTERNAL_TOPIC_PARTITIONS,
+    "transaction.state.log.replication.factor": 1,
+    "transaction.state.log.min.isr": 1,
+    "transaction.state.log.num.partitions": INTERNAL_TOPIC_PARTITIONS,
+    // Tests start consumers often; the default 3 s delay before the first rebalance only slows them.
+    "group.initial.rebalance.delay.ms": 0,
+    "num.partitions": DEFAULT_TOPIC_PARTITIONS,
+    // Topics come from createTopics() only, so a typo in a topic name fails instead of creating a topic.
+    "auto.create.topics.enable": false,
+    "log.retention.hours": LOG_RETENTION_HOURS,
+    "log.segment.bytes": LOG_SEGMENT_BYTES,
+    "num.network.threads": 3,
+    "num.io.threads": 4,
+    "num.recovery.threads.per.data.dir": 1,
+  };
+  const lines = Object.entries(settings).map(([key, value]) => `${key}=${value}`);
+  const header = "# Generated by infra/kafka/broker.mjs on every start; edit that file instead.";
+  fs.writeFileSync(propsPath, `${header}\n${lines.join("\n")}\n`);
+}
+
+/** Formats the storage only once, so topics and offsets survive restarts. */
+async function formatStorageOnce({ dataDir, propsPath, log }) {
+  if (fs.existsSync(path.join(dataDir, "logs", "meta.properties"))) return;
+  const clusterId = loadOrCreateClusterId(dataDir);
+  log(`[kafka] formatting storage in ${dataDir} (cluster id ${clusterId})`);
+  const args = [
+    "-Xmx256m",
+    `-Dlog4j.configuration=${LOG4J_URL}`,
+    "-cp",
+    classpath(),
+    "kafka.tools.StorageTool",
+    "format",
+    "--cluster-id",
+    clusterId,
+    "--config",
+    propsPath,
+    "--ignore-formatted",
+  ];
+  try {
+    await execFileAsync(javaBin(), args, {
+      timeout: STORAGE_FORMAT_TIMEOUT_MS,
+      maxBuffer: CHILD_OUTPUT_MAX_BYTES,
+    });
+  } catch (err) {
+    throw new Error(
+      `[kafka] formatting the storage failed: ${err.message.split("\n")[0]}\n${childOutput(err)}`,
+    );
+  }
+}
+
+/** A Kafka cluster id is 16 random bytes in URL-safe base64 (what `kafka-storage random-uuid` prints). */
+function loadOrCreateClusterId(dataDir) {
+  const file = path.join(dataDir, "cluster.id");
+  const saved = readTextFile(file);
+  if (saved) return saved;
+  let id;
+  do id = randomBytes(16).toString("base64url");
+  while (id.startsWith("-")); // Kafka avoids these too: they read like a command-line option.
+  fs.writeFileSync(file, `${id}\n`);
+  return id;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The broker process
+// ---------------------------------------------------------------------------------------------
+
+function spawnBroker({ dataDir, propsPath }) {
+  const logPath = path.join(dataDir, "broker.log");
+  fs.appendFileSync(
+    logPath,
+    `\n===== broker.mjs starting kafka.Kafka at ${new Date().toISOString()} =====\n`,
+  );
+  const logOffset = fs.statSync(logPath).size;
+  const logFd = fs.openSync(logPath, "a");
+  const heapOpts = (process.env.KAFKA_HEAP_OPTS ?? DEFAULT_HEAP_OPTS).split(/\s+/).filter(Boolean);
+  const args = [
+    ...heapOpts,
+    "-XX:+UseG1GC",
+    "-Djava.awt.headless=true",
+    `-Dlog4j.configuration=${LOG4J_URL}`,
+    "-cp",
+    classpath(),
+    "kafka.Kafka",
+    propsPath,
+  ];
+  // Not detached: a Ctrl-C in the terminal reaches the broker too, which then shuts down by itself.
+  const child = spawn(javaBin(), args, { cwd: dataDir, stdio: ["ignore", logFd, logFd] });
+  fs.closeSync(logFd);
+  const exited = new Promise((resolve) => {
+    child.once("exit", (code, signal) => resolve({ code, signal }));
+    child.once("error", (err) => resolve({ code: null, signal: null, error: err }));
+  });
+  const proc = { child, exited, done: false, logPath, logOffset };
+  exited.then(() => {
+    proc.done = true;
+  });
+  if (child.pid) fs.writeFileSync(pidPath(dataDir), `${child.pid}\n`);
+  proc.releaseGuards = guardAgainstParentExit(child);
+  return proc;
+}
+
+/** Polls until the broker serves metadata; fails early, with its log, if the process dies. */
+async function waitForBroker({ broker, proc, deadline, startTimeoutMs }) {
+  while (Date.now() < deadline) {
+    if (proc.done) {
+      const { code, signal, error } = await proc.exited;
+      const why = error ? error.message : `exit code ${code}, signal ${signal}`;
+      throw new Error(`[kafka] the broker exited while starting (${why}); ${logTail(proc)}`);
+    }
+    if (await kafkaAnswers(broker)) return;
+    await sleep(POLL_INTERVAL_MS);
+  }
+  throw new Error(
+    `[kafka] the broker did not answer at ${broker} within ${startTimeoutMs} ms; ${logTail(proc)}`,
+  );
+}
+
+/** SIGTERM for a clean shutdown, SIGKILL if it takes longer than STOP_GRACE_MS. */
+async function stopBroker(proc, dataDir, log) {
+  if (!proc.done) {
+    proc.child.kill("SIGTERM");
+    if (!(await exitsWithin(proc.exited, STOP_GRACE_MS))) {
+      log(`[kafka] broker pid ${proc.child.pid} ignored SIGTERM for ${STOP_GRACE_MS} ms; killing it`);
+      proc.child.kill("SIGKILL");
+      await proc.exited;
+    }
+  }
+  proc.releaseGuards();
+  log(`[kafka] broker pid ${proc.child.pid} stopped`);
+  if (Number(readTextFile(pidPath(dataDir))) === proc.child.pid) fs.rmSync(pidPath(dataDir), { force: true });
+}
+
+/**
+ * Kills the broker when the parent goes away without calling stop(). On 'exit' only synchronous work
+ * is possible, hence SIGKILL. On a signal we act only if nobody else listens for it (else the app's own
+ * handler decides), then re-raise it so the parent still dies as it would have without us.
+ */
+function guardAgainstParentExit(child) {
+  const alive = () => child.exitCode === null && child.signalCode === null;
+  const onExit = () => {
+    if (alive()) child.kill("SIGKILL");
+  };
+  const signals = ["SIGINT", "SIGTERM", "SIGHUP"];
+  const onSignal = (signal) => {
+    if (process.listenerCount(signal) > 1) return;
+    if (alive()) child.kill("SIGTERM");
+    release();
+    process.kill(process.pid, signal);
+  };
+  const release = () => {
+    process.removeListener("exit", onExit);
+    for (const signal of signals) process.removeListener(signal, onSignal);
+  };
+  process.on("exit", onExit);
+  for (const signal of signals) process.on(signal, onSignal);
+  return release;
+}
+
+function logTail(proc) {
+  let text = "";
+  try {
+    const fd = fs.openSync(proc.logPath, "r");
+    const size = fs.fstatSync(fd).size;
+    const buffer = Buffer.alloc(Math.max(0, size - proc.logOffset));
+    fs.readSync(fd, buffer, 0, buffer.length, proc.logOffset);
+    fs.closeSync(fd);
+    text = buffer.toString("utf8");
+  } catch {
+    // No log at all is reported below.
+  }
+  const lines = text.trimEnd().split("\n").slice(-LOG_TAIL_LINES).join("\n");
+  return lines ? `last lines of ${proc.logPath}:\n${lines}` : `${proc.logPath} is empty`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Leftovers from earlier runs (pid file)
+// ---------------------------------------------------------------------------------------------
+
+function pidPath(dataDir) {
+  return path.join(dataDir, "broker.pid");
+}
+
+/**
+ * A broker of ours (same server.properties) that is alive but does not answer on our port is either
+ * still starting or wedged: give it STALE_BROKER_GRACE_MS, then kill it so its data dir lock is freed.
+ * @returns {Promise<"answering" | "none">}
+ */
+async function clearStaleBroker({ dataDir, propsPath, broker, log }) {
+  const pid = ourBrokerPid(dataDir, propsPath);
+  if (!pid) return "none";
+  log(`[kafka] broker pid ${pid} from an earlier run is alive but not answering; waiting briefly`);
+  const deadline = Date.now() + STALE_BROKER_GRACE_MS;
+  while (Date.now() < deadline) {
+    if (await kafkaAnswers(broker)) return "answering";
+    await sleep(POLL_INTERVAL_MS);
+  }
+  log(`[kafka] killing unresponsive broker pid ${pid}`);
+  await killPid(pid);
+  return "none";
+}
+
+/** The pid in <dataDir>/broker.pid, if it is a live kafka.Kafka running this data dir's config. */
+function ourBrokerPid(dataDir, propsPath) {
+  const pid = Number(readTextFile(pidPath(dataDir)));
+  if (!Number.isInteger(pid) || pid <= 0 || !isRunning(pid)) return null;
+  const args = commandLine(pid);
+  return args.includes("kafka.Kafka") && args.includes(propsPath) ? pid : null;
+}
+
+function commandLine(pid) {
+  try {
+    return fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
+  } catch {
+    // No /proc (macOS): ps prints the arguments joined by spaces, good enough for includes().
+    try {
+      return execFileSync("ps", ["-o", "args=", "-p", String(pid)], { encoding: "utf8" }).split(/\s+/);
+    } catch {
+      return [];
+    }
+  }
+}
+
+function isRunning(pid) {
+  try {
+    process.kill(pid, 0);
+  } catch (err) {
+    return err.code === "EPERM";
+  }
+  // A zombie still has a pid but is gone for our purposes (e.g. under an init that does not reap).
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2)[0] !== "Z";
+  } catch {
+    return true;
+  }
+}
+
+async function killPid(pid) {
+  const signalIfRunning = (signal) => {
+    try {
+      process.kill(pid, signal);
+    } catch {
+      // Already gone.
+    }
+  };
+  signalIfRunning("SIGTERM");
+  if (await pollUntil(() => !isRunning(pid), STOP_GRACE_MS)) return;
+  signalIfRunning("SIGKILL");
+  await pollUntil(() => !isRunning(pid), STOP_GRACE_MS);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Topics
+// ---------------------------------------------------------------------------------------------
+
+/** Creates whatever is missing; retried because a just-started KRaft broker may not accept it yet. */
+async function createMissingTopics(admin, wanted, deadline) {
+  const created = [];
+  for (;;) {
+    const existing = new Set(await admin.listTopics());
+    const missing = wanted.filter((t) => !existing.has(t.topic));
+    if (missing.length === 0) return created;
+    try {
+      // Resolves false (no error) when a parallel caller created them first.
+      if (await admin.createTopics({ topics: missing, waitForLeaders: false })) {
+        created.push(...missing.map((t) => t.topic));
+      }
+    } catch (err) {
+      const alreadyExists = err.errors?.every((e) => e.type === "TOPIC_ALREADY_EXISTS");
+      if (!alreadyExists && Date.now() >= deadline) {
+        throw new Error(
+          `[kafka] could not create topics ${missing.map((t) => t.topic).join(", ")}: ${err.message}`,
+        );
+      }
+      if (!alreadyExists) await sleep(POLL_INTERVAL_MS);
+    }
+  }
+}
+
+async function waitForLeaders(admin, wanted, deadline) {
+  const topics = wanted.map((t) => t.topic);
+  let lastProblem = "no metadata yet";
+  while (Date.now() < deadline) {
+    try {
+      const metadata = await admin.fetchTopicMetadata({ topics });
+      const leaderless = metadata.topics.filter((t) => t.partitions.some((p) => p.leader < 0));
+      if (leaderless.length === 0) {
+        const counts = new Map(metadata.topics.map((t) => [t.name, t.partitions.length]));
+        // KRaft publishes a leader in metadata slightly before that broker serves the partition (a first
+        // produce then gets NOT_LEADER); ListOffsets is answered by the leader itself, so it proves it is.
+        await Promise.all(topics.map((topic) => admin.fetchTopicOffsets(topic)));
+        return topics.map((topic) => ({ topic, partitions: counts.get(topic) }));
+      }
+      lastProblem = `no leader yet for ${leaderless.map((t) => t.name).join(", ")}`;
+    } catch (err) {
+      lastProblem = err.message; // e.g. LEADER_NOT_AVAILABLE right after creation
+    }
+    await sleep(POLL_INTERVAL_MS);
+  }
+  throw new Error(`[kafka] topics not ready within ${TOPICS_READY_TIMEOUT_MS} ms: ${lastProblem}`);
+}
+
+/** An existing topic keeps its partition count: adding partitions would move keys (user ids) between them. */
+function warnOnPartitionMismatch(wanted, actual, log) {
+  const counts = new Map(actual.map((t) => [t.topic, t.partitions]));
+  for (const { topic, numPartitions } of wanted) {
+    const found = counts.get(topic);
+    if (found !== numPartitions) {
+      log(
+        `[kafka] warning: topic ${topic} has ${found} partitions, expected ${numPartitions} (reset the data to fix)`,
+      );
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Small helpers
+// ---------------------------------------------------------------------------------------------
+
+function splitBrokers(brokers) {
+  const list = String(brokers)
+    .split(",")
+    .map((b) => b.trim())
+    .filter(Boolean);
+  if (list.length === 0)
+    throw new Error("[kafka] no broker address given (expected host:port[,host:port...])");
+  for (const broker of list) parseHostPort(broker);
+  return list;
+}
+
+function parseHostPort(broker) {
+  const colon = broker.lastIndexOf(":");
+  const host = broker.slice(0, colon);
+  const port = Number(broker.slice(colon + 1));
+  if (colon <= 0 || !Number.isInteger(port) || port < 1 || port > 65_535) {
+    throw new Error(`[kafka] invalid broker address "${broker}" (expected host:port)`);
+  }
+  return { host, port };
+}
+
+function javaBin() {
+  return process.env.JAVA_HOME ? path.join(process.env.JAVA_HOME, "bin", "java") : "java";
+}
+
+function classpath() {
+  return path.join(LIBS_DIR, "*"); // expanded by java itself, not by a shell
+}
+
+/** What a failed execFile printed, for error messages. */
+function childOutput(err) {
+  return `${err.stdout ?? ""}${err.stderr ?? ""}`.trim();
+}
+
+function readTextFile(file) {
+  try {
+    return fs.readFileSync(file, "utf8").trim();
+  } catch {
+    return "";
+  }
+}
+
+function sleep(ms) {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+async function pollUntil(condition, timeoutMs) {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await condition()) return true;
+    await sleep(POLL_INTERVAL_MS);
+  }
+  return condition();
+}
+
+/** Resolves true when `exited` settles within `ms`, without keeping the event loop alive afterwards. */
+function exitsWithin(exited, ms) {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(false), ms);
+    exited.then(() => {
+      clearTimeout(timer);
+      resolve(true);
+    });
+  });
+}
+
+async function withTimeout(promise, ms, what) {
+  promise.catch(() => {}); // if the timeout wins, a later rejection must not become "unhandled"
+  let timer;
+  const timeout = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} timed out after ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function once(fn) {
+  let result;
+  return () => {
+    result ??= fn();
+    return result;
+  };
+}
+
+function seconds(ms) {
+  return `${(ms / 1000).toFixed(1)} s`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// CLI
+// ---------------------------------------------------------------------------------------------
+
+const USAGE = `usage: node infra/kafka/broker.mjs [start|stop|topics]
+  start   use the broker at KAFKA_BROKERS or start one (local only); stay in the foreground until Ctrl-C
+  stop    stop a broker that 'start' left running for KAFKA_BROKERS (e.g. after its parent was killed)
+  topics  create the contract topics at KAFKA_BROKERS (KAFKA_TOPIC_PREFIX is put before each name)`;
+
+async function cliStart() {
+  const kafka = await ensureKafka({ topicPrefix: process.env.KAFKA_TOPIC_PREFIX ?? "" });
+  console.log(`[kafka] ${kafka.brokers} is ready; press Ctrl-C to ${kafka.started ? "stop it" : "exit"}`);
+  const keepAlive = setInterval(() => {}, 1 << 30); // the no-op stop() holds nothing open by itself
+  let stopping = false;
+  const shutdown = async () => {
+    stopping = true;
+    await kafka.stop();
+    clearInterval(keepAlive);
+    process.exit(0);
+  };
+  process.once("SIGINT", shutdown);
+  process.once("SIGTERM", shutdown);
+  kafka.exited?.then(({ code, signal }) => {
+    if (stopping) return;
+    console.error(`[kafka] the broker exited by itself (exit code ${code}, signal ${signal})`);
+    process.exit(1);
+  });
+}
+
+async function cliStop() {
+  const { port } = parseHostPort(splitBrokers(process.env.KAFKA_BROKERS ?? DEFAULT_BROKERS)[0]);
+  const dataDir = path.resolve(process.env.KAFKA_DATA_DIR ?? defaultDataDir(port));
+  const pid = ourBrokerPid(dataDir, path.join(dataDir, "server.properties"));
+  if (!pid) {
+    console.log(`[kafka] no broker of ours is running for ${dataDir}`);
+    return;
+  }
+  await killPid(pid);
+  fs.rmSync(pidPath(dataDir), { force: true });
+  console.log(`[kafka] stopped broker pid ${pid}`);
+}
+
+async function cliTopics() {
+  const topics = await createTopics({ topicPrefix: process.env.KAFKA_TOPIC_PREFIX ?? "" });
+  for (const { topic, partitions } of topics) console.log(`${topic}\t${partitions} partitions`);
+}
+
+async function main(command = "start") {
+  const commands = { start: cliStart, stop: cliStop, topics: cliTopics };
+  if (!commands[command]) {
+    console.error(USAGE);
+    process.exit(2);
+  }
+  await commands[command]();
+}
+
+function isMainModule() {
+  try {
+    return fs.realpathSync(process.argv[1] ?? "") === fileURLToPath(import.meta.url);
+  } catch {
+    return false;
+  }
+}
+
+if (isMainModule()) {
+  main(process.argv[2]).catch((err) => {
+    console.error(err.message);
+    process.exit(1);
+  });
+}

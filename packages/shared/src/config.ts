@@ -1,0 +1,98 @@
+import { z } from "zod";
+
+/**
+ * Every service parses its environment once, at start-up, with these schemas. A bad variable
+ * stops the process with a message naming it; the defaults work on a developer machine.
+ */
+const postgresUrl = z
+  .string()
+  .url()
+  .refine((v) => /^postgres(ql)?:\/\//.test(v), "must be a postgres:// or postgresql:// URL");
+const redisUrl = z
+  .string()
+  .url()
+  .refine((v) => /^rediss?:\/\//.test(v), "must be a redis:// or rediss:// URL");
+const brokerList = z
+  .string()
+  .min(1)
+  .transform((v) => v.split(",").map((b) => b.trim()))
+  .refine(
+    (list) => list.every((b) => /^[A-Za-z0-9.\-_[\]:]+:\d{1,5}$/.test(b)),
+    "must be host:port[,host:port...]",
+  );
+const port = z.coerce.number().int().min(0).max(65_535);
+const positiveInt = z.coerce.number().int().positive();
+/** Names may prefix topics, groups and Redis keys so test files and helpers never share them. */
+const prefix = z
+  .string()
+  .regex(/^[A-Za-z0-9._-]*$/, "only letters, digits, '.', '_' and '-'")
+  .default("");
+
+export const CommonConfig = z.object({
+  DATABASE_URL: postgresUrl.default("postgres://postgres@127.0.0.1:5432/points"),
+  REDIS_URL: redisUrl.default("redis://127.0.0.1:6379"),
+  KAFKA_BROKERS: brokerList.default(["127.0.0.1:9092"]),
+  KAFKA_TOPIC_PREFIX: prefix,
+  REDIS_KEY_PREFIX: prefix,
+  LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+});
+export type CommonConfig = z.infer<typeof CommonConfig>;
+
+export const GatewayConfig = CommonConfig.extend({
+  PORT: port.default(8080),
+  ADMIN_TOKEN: z.string().min(16, "must be at least 16 characters (npm start generates one)"),
+  /** How long a synchronous request waits for the ledger before answering 202. */
+  SYNC_WAIT_MS: positiveInt.max(60_000).default(5_000),
+  /** Per-token rate limit for partner and member tokens; the admin token is not limited. */
+  RATE_LIMIT_PER_SECOND: positiveInt.default(1_000),
+  RATE_LIMIT_BURST: positiveInt.default(2_000),
+  /** Base for absolute URLs (pagination links); taken from the request's Host when unset. */
+  PUBLIC_URL: z.string().url().optional(),
+});
+export type GatewayConfig = z.infer<typeof GatewayConfig>;
+
+export const LedgerConfig = CommonConfig.extend({
+  LEDGER_GROUP_ID: z.string().min(1).default("ledger"),
+  /** Partitions applied at once; each holds one Postgres connection while it applies a batch. */
+  LEDGER_PARTITIONS_CONCURRENCY: positiveInt.max(64).default(4),
+  METRICS_PORT: port.default(9101),
+});
+export type LedgerConfig = z.infer<typeof LedgerConfig>;
+
+export const IngestConfig = CommonConfig.extend({
+  INGEST_GROUP_ID: z.string().min(1).default("ingest"),
+  METRICS_PORT: port.default(9102),
+});
+export type IngestConfig = z.infer<typeof IngestConfig>;
+
+export type ConfigResult<T> = { ok: true; config: T } | { ok: false; message: string };
+
+export function parseConfig<S extends z.ZodType>(
+  schema: S,
+  env: Record<string, string | undefined>,
+): ConfigResult<z.infer<S>> {
+  // Empty strings count as unset, as in most .env tooling.
+  const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ""));
+  const parsed = schema.safeParse(cleaned);
+  if (parsed.success) return { ok: true, config: parsed.data };
+  const lines = parsed.error.issues.map((i) => `  ${i.path.join(".") || "(env)"}: ${i.message}`);
+  return { ok: false, message: `invalid configuration:\n${lines.join("\n")}` };
+}
+
+/** For main.ts: the parsed config, or a message on stderr and exit code 2. */
+export function loadConfigOrExit<S extends z.ZodType>(schema: S, service: string): z.infer<S> {
+  const result = parseConfig(schema, process.env);
+  if (result.ok) return result.config;
+  process.stderr.write(`${service}: ${result.message}\n`);
+  process.exit(2);
+}
+
+export function topicNames(topicPrefix: string) {
+  return {
+    commands: `${topicPrefix}ledger.commands`,
+    events: `${topicPrefix}ledger.events`,
+    partnerTransactions: `${topicPrefix}partner.transactions`,
+    partnerDlq: `${topicPrefix}partner.transactions.dlq`,
+  } as const;
+}
+export type TopicNames = ReturnType<typeof topicNames>;

@@ -1,0 +1,40 @@
+import type { EntryRecord } from "../messages/entry";
+
+/** Entry rows as stored (written by the ledger, read by the gateway). */
+export interface EntryRow {
+  user_id: string;
+  entry_id: string;
+  type: EntryRecord["type"];
+  authority_id: string;
+  payer: string | null;
+  amount: string;
+  ts: Date | null;
+  created_on: Date;
+  reason: string | null;
+  item_name: string | null;
+  item_data: unknown;
+  item_used: boolean | null;
+  allocations: EntryRecord["allocations"];
+}
+
+export const ENTRY_COLUMNS =
+  "user_id, entry_id, type, authority_id, payer, amount, ts, created_on, reason, item_name, item_data, item_used, allocations";
+
+export function entryFromRow(r: EntryRow): EntryRecord {
+  return {
+    entry_id: r.entry_id,
+    user_id: r.user_id,
+    type: r.type,
+    authority_id: r.authority_id,
+    payer: r.payer,
+    amount: Number(r.amount),
+    timestamp: r.ts ? r.ts.toISOString() : null,
+    created_on: r.created_on,
+    reason: r.reason,
+    item:
+      r.item_name === null
+        ? null
+        : { name: r.item_name, used: r.item_used === true, data: r.item_data ?? undefined },
+    allocations: r.allocations,
+  };
+}

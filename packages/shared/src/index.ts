@@ -1,0 +1,6 @@
+export * from "./assert";
+export * from "./config";
+export * from "./errors";
+export * from "./json";
+export * from "./messages/index";
+export * from "./redis-keys";

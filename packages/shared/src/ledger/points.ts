@@ -1,0 +1,3 @@
+export function minPoints(a: bigint, b: bigint): bigint {
+  return a < b ? a : b;
+}

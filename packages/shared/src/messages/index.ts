@@ -1,0 +1,4 @@
+export * from "./command";
+export * from "./entry";
+export * from "./fields";
+export * from "./outcome";

@@ -1,0 +1,83 @@
+import express, { type NextFunction, type Request, type Response } from "express";
+import { Histogram } from "prom-client";
+import type { GatewayContext } from "./context";
+import { errorHandler, httpError } from "./http-errors";
+import { rateLimit } from "./rate-limit";
+import { commandRoutes } from "./routes/commands";
+import { memberRoutes } from "./routes/members";
+import { opsRoutes } from "./routes/ops";
+import { partnerRoutes } from "./routes/partners";
+import { pointsRoutes } from "./routes/points";
+
+/**
+ * The express app, without listen(): where every request enters. Order: metrics, public routes,
+ * authentication, rate limit, JSON body rules, the routes, then the one error handler.
+ */
+export const BODY_BYTES_MAX = 1024 * 1024;
+export const MEMBERS_BODY_BYTES_MAX = 16 * 1024 * 1024;
+const PUBLIC_PATHS = /^\/(health|metrics|openapi\.json|docs)(\/|$)/;
+
+export function createApp(ctx: GatewayContext): express.Express {
+  const app = express();
+  app.disable("x-powered-by");
+  app.set("etag", false);
+  app.set("query parser", "simple");
+  app.use(requestMetrics(ctx));
+  app.use(opsRoutes(ctx));
+  app.use(authenticate(ctx));
+  app.use(rateLimit(ctx.config.RATE_LIMIT_PER_SECOND, ctx.config.RATE_LIMIT_BURST));
+  app.use(jsonOnly);
+  app.use("/v1/members", express.json({ limit: MEMBERS_BODY_BYTES_MAX }));
+  app.use(express.json({ limit: BODY_BYTES_MAX }));
+  app.use(partnerRoutes(ctx));
+  app.use(memberRoutes(ctx));
+  app.use(pointsRoutes(ctx));
+  app.use(commandRoutes(ctx));
+  app.use((req: Request) => {
+    throw httpError("not_found", `no route for ${req.method} ${req.path}`);
+  });
+  app.use(errorHandler(ctx.log));
+  return app;
+}
+
+function authenticate(ctx: GatewayContext) {
+  return async (req: Request, _res: Response, next: NextFunction) => {
+    if (PUBLIC_PATHS.test(req.path)) return next();
+    const principal = await ctx.auth.authenticate(req.get("authorization")).catch(() => {
+      throw httpError("unavailable", "cannot check credentials right now");
+    });
+    if (!principal) throw httpError("unauthenticated", "a valid bearer token is required");
+    req.principal = principal;
+    next();
+  };
+}
+
+/** Bodies must be JSON: anything else is 415, before a byte is parsed. */
+function jsonOnly(req: Request, _res: Response, next: NextFunction) {
+  const hasBody = Number(req.get("content-length") ?? 0) > 0 || req.get("transfer-encoding") !== undefined;
+  if (hasBody && !req.is("application/json")) {
+    throw httpError("unsupported_media_type", "request bodies must be application/json");
+  }
+  next();
+}
+
+function requestMetrics(ctx: GatewayContext) {
+  const histogram = new Histogram({
+    name: "gateway_request_seconds",
+    help: "HTTP requests by route and status",
+    labelNames: ["method", "route", "status"],
+    buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5],
+    registers: [ctx.metrics],
+  });
+  return (req: Request, res: Response, next: NextFunction) => {
+    const started = performance.now();
+    res.on("finish", () => {
+      const route = (req.route?.path as string | undefined) ?? "unmatched";
+      histogram.observe(
+        { method: req.method, route, status: res.statusCode },
+        (performance.now() - started) / 1000,
+      );
+    });
+    next();
+  };
+}

@@ -1,0 +1,81 @@
+import { randomBytes } from "node:crypto";
+import type { Server } from "node:http";
+import { type GatewayConfig, redisKeys, topicNames } from "@points/shared";
+import { createPool } from "@points/shared/db";
+import { createKafka, createProducer } from "@points/shared/kafka";
+import type { Logger } from "@points/shared/logger";
+import { Redis } from "ioredis";
+import { collectDefaultMetrics, Registry } from "prom-client";
+import { createApp } from "./app";
+import { Authenticator } from "./auth";
+import { CommandBus } from "./command-bus";
+import type { GatewayContext } from "./context";
+
+/** Wires the gateway's dependencies and starts listening. Used by main.ts and by tests. */
+export interface RunningGateway {
+  url: string;
+  port: number;
+  stop: () => Promise<void>;
+}
+
+export async function startGateway(config: GatewayConfig, log: Logger): Promise<RunningGateway> {
+  const pool = createPool(config.DATABASE_URL, { max: 20, name: "gateway" });
+  const redisOptions = { enableOfflineQueue: false, maxRetriesPerRequest: 1, commandTimeout: 1_000 };
+  const redis = new Redis(config.REDIS_URL, redisOptions);
+  const subscriber = new Redis(config.REDIS_URL); // pub/sub needs its own connection and must resubscribe
+  for (const r of [redis, subscriber]) r.on("error", () => {});
+  const kafka = createKafka("gateway", config.KAFKA_BROKERS);
+  const producer = createProducer(kafka);
+  await producer.connect();
+  const topics = topicNames(config.KAFKA_TOPIC_PREFIX);
+  const keys = redisKeys(config.REDIS_KEY_PREFIX);
+  const gatewayId = `gw-${randomBytes(6).toString("hex")}`;
+  const bus = new CommandBus(producer, pool, topics.commands, gatewayId);
+  await bus.listen(subscriber, keys.replyChannel(gatewayId));
+  const auth = new Authenticator(pool, config.ADMIN_TOKEN);
+  await subscriber.subscribe(keys.authInvalidate);
+  subscriber.on("message", (channel: string) => channel === keys.authInvalidate && auth.invalidate());
+  const metrics = new Registry();
+  collectDefaultMetrics({ register: metrics });
+  const admin = kafka.admin();
+  await admin.connect();
+
+  const ctx: GatewayContext = {
+    config,
+    pool,
+    redis,
+    bus,
+    auth,
+    log,
+    metrics,
+    health: {
+      postgres: async () => void (await pool.query("SELECT 1")),
+      redis: async () => void (await redis.ping()),
+      kafka: async () => void (await admin.fetchTopicMetadata({ topics: [topics.commands] })),
+    },
+    invalidateTokens: async () => {
+      auth.invalidate();
+      await redis.publish(keys.authInvalidate, "1").catch(() => {});
+    },
+  };
+  const server: Server = await new Promise((resolve) => {
+    const s = createApp(ctx).listen(config.PORT, () => resolve(s));
+  });
+  server.keepAliveTimeout = 65_000;
+  const port = (server.address() as { port: number }).port;
+  log.info({ port, gatewayId }, "gateway listening");
+  return {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    stop: async () => {
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeIdleConnections();
+      });
+      await Promise.allSettled([producer.disconnect(), admin.disconnect()]);
+      redis.disconnect();
+      subscriber.disconnect();
+      await pool.end();
+    },
+  };
+}

@@ -1,0 +1,51 @@
+import { Router } from "express";
+import { z } from "zod";
+import { principalName } from "../auth";
+import type { GatewayContext } from "../context";
+import { httpError, parseOr400 } from "../http-errors";
+import { json, registry, withErrors } from "../openapi";
+import { authorize } from "../permissions";
+
+/** GET /v1/commands/{id}: the outcome of a command answered with 202. Callers see their own. */
+const Params = z.object({ id: z.string().min(1).max(128) });
+
+export function commandRoutes(ctx: GatewayContext): Router {
+  const router = Router();
+  router.get("/v1/commands/:id", async (req, res) => {
+    const { id } = parseOr400(Params, req.params, "path");
+    const p = authorize(req, "commands.read");
+    const owner = p.role === "admin" ? null : principalName(p);
+    const decided = await ctx.bus.storedOutcome(null, id);
+    if (decided && (owner === null || decided.actor === owner)) {
+      return res.json({ id, status: decided.status, response: decided.response });
+    }
+    const { rows } = await ctx.pool.query<{ actor: string }>(
+      "SELECT actor FROM command_requests WHERE command_id = $1",
+      [id],
+    );
+    if (rows[0] && (owner === null || rows[0].actor === owner)) return res.json({ id, status: "pending" });
+    throw httpError("not_found", `command ${id} not found`);
+  });
+  return router;
+}
+
+registry.registerPath({
+  method: "get",
+  path: "/v1/commands/{id}",
+  summary: "Status of a command accepted with 202, with the response once decided",
+  tags: ["commands"],
+  request: { params: Params },
+  responses: withErrors(
+    {
+      200: json(
+        z.object({
+          id: z.string(),
+          status: z.enum(["pending", "applied", "rejected"]),
+          response: z.object({ status: z.number().int(), body: z.unknown() }).optional(),
+        }),
+        "Command status",
+      ),
+    },
+    [401, 404],
+  ),
+});

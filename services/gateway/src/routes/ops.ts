@@ -1,0 +1,85 @@
+import { Router } from "express";
+import swaggerUi from "swagger-ui-express";
+import { z } from "zod";
+import type { GatewayContext } from "../context";
+import { buildDocument, json, registry } from "../openapi";
+
+/** Health, metrics and docs: public, never rate limited. */
+const HEALTH_CHECK_TIMEOUT_MS = 1_500;
+
+export function opsRoutes(ctx: GatewayContext): Router {
+  const router = Router();
+  router.get("/health", async (_req, res) => {
+    const checks: Record<string, string> = {};
+    await Promise.all(
+      Object.entries(ctx.health).map(async ([name, probe]) => {
+        checks[name] = await withTimeout(probe(), HEALTH_CHECK_TIMEOUT_MS).then(
+          () => "ok",
+          (err) => `down: ${err instanceof Error ? err.message : String(err)}`,
+        );
+      }),
+    );
+    const ok = Object.values(checks).every((c) => c === "ok");
+    res.status(ok ? 200 : 503).json({ status: ok ? "ok" : "unavailable", checks });
+  });
+  router.get("/metrics", async (_req, res) => {
+    res.type(ctx.metrics.contentType).send(await ctx.metrics.metrics());
+  });
+  let document: ReturnType<typeof buildDocument> | undefined;
+  router.get("/openapi.json", (_req, res) => {
+    document ??= buildDocument(ctx.config.PUBLIC_URL);
+    res.json(document);
+  });
+  router.use(
+    "/docs",
+    swaggerUi.serve,
+    swaggerUi.setup(undefined, { swaggerOptions: { url: "/openapi.json" } }),
+  );
+  return router;
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  return Promise.race([p, new Promise<T>((_, reject) => setTimeout(() => reject(new Error("timeout")), ms))]);
+}
+
+registry.registerPath({
+  method: "get",
+  path: "/health",
+  summary: "Health of the gateway and its dependencies",
+  tags: ["operations"],
+  security: [],
+  responses: {
+    200: json(
+      z.object({ status: z.literal("ok"), checks: z.record(z.string(), z.string()) }),
+      "All dependencies answer",
+    ),
+    503: json(
+      z.object({ status: z.string(), checks: z.record(z.string(), z.string()) }),
+      "A dependency is down",
+    ),
+  },
+});
+registry.registerPath({
+  method: "get",
+  path: "/metrics",
+  summary: "Prometheus metrics",
+  tags: ["operations"],
+  security: [],
+  responses: { 200: { description: "Prometheus text format" } },
+});
+registry.registerPath({
+  method: "get",
+  path: "/openapi.json",
+  summary: "This document",
+  tags: ["operations"],
+  security: [],
+  responses: { 200: { description: "OpenAPI 3.1" } },
+});
+registry.registerPath({
+  method: "get",
+  path: "/docs",
+  summary: "Interactive API docs",
+  tags: ["operations"],
+  security: [],
+  responses: { 200: { description: "HTML" } },
+});

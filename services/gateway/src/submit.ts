@@ -1,0 +1,114 @@
+import { createHash, randomUUID } from "node:crypto";
+import type { LedgerCommand, LedgerOutcome } from "@points/shared";
+import type { Request, Response } from "express";
+import { z } from "zod";
+import { principalName } from "./auth";
+import type { GatewayContext } from "./context";
+import { httpError } from "./http-errors";
+import { principalOf } from "./permissions";
+
+/**
+ * The path of every points-changing request: Idempotency-Key handling, produce to Kafka, wait
+ * for the ledger (or answer 202), and answer with the ledger's own rendered response.
+ */
+const IdempotencyKey = z.string().regex(/^[\x21-\x7e]{1,255}$/, "1-255 printable ASCII characters");
+
+type CommandBody = DistributiveOmit<
+  LedgerCommand,
+  "v" | "command_id" | "actor" | "request_hash" | "reply_to" | "sent_at"
+>;
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
+
+export function requestHash(req: Request): string {
+  return createHash("sha256")
+    .update(`${req.method} ${req.baseUrl}${req.path}\n${JSON.stringify(req.body ?? null)}`)
+    .digest("hex");
+}
+
+export async function submitCommand(ctx: GatewayContext, req: Request, res: Response, body: CommandBody) {
+  const principal = principalOf(req);
+  const actor = principalName(principal);
+  const hash = requestHash(req);
+  const key = req.get("Idempotency-Key");
+  let commandId: string = randomUUID();
+  if (key !== undefined) {
+    const parsed = IdempotencyKey.safeParse(key);
+    if (!parsed.success) {
+      throw httpError("validation_failed", "bad Idempotency-Key", {
+        fields: { "Idempotency-Key": [parsed.error.issues[0]!.message] },
+      });
+    }
+    commandId = `k_${createHash("sha256").update(`${actor}\n${key}`).digest("hex").slice(0, 40)}`;
+    const replay = await claimKey(ctx, actor, key, hash, commandId, body.user_id);
+    if (replay) return respond(res, replay);
+  }
+  const command = {
+    ...body,
+    v: 1,
+    command_id: commandId,
+    actor: { role: principal.role, id: principal.id },
+    request_hash: hash,
+    reply_to: ctx.bus.gatewayId,
+    sent_at: Date.now(),
+  } as LedgerCommand;
+  if (/\brespond-async\b/i.test(req.get("Prefer") ?? "")) {
+    await markPending(ctx, command, actor);
+    await ctx.bus.produce(command);
+    return accepted(res, commandId, true);
+  }
+  const outcome = await ctx.bus.send(command, ctx.config.SYNC_WAIT_MS);
+  if (outcome) return respond(res, outcome);
+  await markPending(ctx, command, actor);
+  return accepted(res, commandId, false);
+}
+
+/**
+ * Records the key, or finds it: same request -> the stored outcome if the ledger has decided
+ * (else null: the command is re-sent with the same id and the ledger de-duplicates); a
+ * different request -> 422.
+ */
+async function claimKey(
+  ctx: GatewayContext,
+  actor: string,
+  key: string,
+  hash: string,
+  commandId: string,
+  userId: string,
+): Promise<LedgerOutcome | null> {
+  const inserted = await ctx.pool.query(
+    `INSERT INTO idempotency_keys (actor, key, request_hash, command_id, user_id) VALUES ($1, $2, $3, $4, $5)
+     ON CONFLICT (actor, key) DO NOTHING`,
+    [actor, key, hash, commandId, userId],
+  );
+  if (inserted.rowCount === 1) return null;
+  const { rows } = await ctx.pool.query<{ request_hash: string }>(
+    "SELECT request_hash FROM idempotency_keys WHERE actor = $1 AND key = $2",
+    [actor, key],
+  );
+  if (rows[0]?.request_hash !== hash) {
+    throw httpError(
+      "idempotency_key_reused",
+      "this Idempotency-Key was already used with a different request",
+    );
+  }
+  return ctx.bus.storedOutcome(userId, commandId);
+}
+
+async function markPending(ctx: GatewayContext, command: LedgerCommand, actor: string): Promise<void> {
+  await ctx.pool.query(
+    "INSERT INTO command_requests (command_id, user_id, actor) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+    [command.command_id, command.user_id, actor],
+  );
+}
+
+function respond(res: Response, outcome: LedgerOutcome): void {
+  res.status(outcome.response.status).json(outcome.response.body);
+}
+
+function accepted(res: Response, commandId: string, preferred: boolean): void {
+  if (preferred) res.setHeader("Preference-Applied", "respond-async");
+  res
+    .status(202)
+    .location(`/v1/commands/${encodeURIComponent(commandId)}`)
+    .json({ id: commandId, status: "pending" });
+}

@@ -1,0 +1,111 @@
+import { LedgerCommand } from "@points/shared";
+import type { Pool } from "@points/shared/db";
+import type { Logger } from "@points/shared/logger";
+import type { Consumer, EachBatchPayload, KafkaMessage } from "kafkajs";
+import { applyBatch } from "./apply-batch";
+import type { LedgerMetrics } from "./metrics";
+import type { OutcomePublisher } from "./publish";
+
+/**
+ * The ledger's loop over `ledger.commands`. Each partition holds whole users, so applying a
+ * partition's messages in offset order applies each user's commands in the order accepted.
+ * Order of effects per chunk: Postgres commit, then outcomes published, then the Kafka offset
+ * committed. A crash anywhere redelivers the chunk; the commands table makes that harmless.
+ */
+export const CHUNK_COMMANDS_MAX = 2_000;
+const RETRY_DELAY_MS_MIN = 100;
+const RETRY_DELAY_MS_MAX = 5_000;
+
+export interface ConsumerDeps {
+  consumer: Consumer;
+  pool: Pool;
+  publisher: OutcomePublisher;
+  log: Logger;
+  metrics: LedgerMetrics;
+  commandsTopic: string;
+  partitionsConcurrency: number;
+}
+
+export async function runLedgerConsumer(deps: ConsumerDeps): Promise<void> {
+  await deps.consumer.subscribe({ topic: deps.commandsTopic, fromBeginning: true });
+  await deps.consumer.run({
+    autoCommit: false,
+    eachBatchAutoResolve: false,
+    partitionsConsumedConcurrently: deps.partitionsConcurrency,
+    eachBatch: (payload) => applyKafkaBatch(deps, payload),
+  });
+}
+
+async function applyKafkaBatch(deps: ConsumerDeps, payload: EachBatchPayload): Promise<void> {
+  const { batch } = payload;
+  for (let start = 0; start < batch.messages.length; start += CHUNK_COMMANDS_MAX) {
+    if (!payload.isRunning() || payload.isStale()) return;
+    const chunk = batch.messages.slice(start, start + CHUNK_COMMANDS_MAX);
+    await applyChunkWithRetry(deps, payload, chunk);
+    const last = chunk[chunk.length - 1]!;
+    payload.resolveOffset(last.offset);
+    await deps.consumer.commitOffsets([
+      { topic: batch.topic, partition: batch.partition, offset: (BigInt(last.offset) + 1n).toString() },
+    ]);
+    await payload.heartbeat();
+  }
+}
+
+/** Postgres or Kafka being down pauses this partition (with backoff) instead of skipping commands. */
+async function applyChunkWithRetry(deps: ConsumerDeps, payload: EachBatchPayload, chunk: KafkaMessage[]) {
+  const { commands, replyTo } = parseChunk(deps, chunk);
+  for (let attempt = 0; ; attempt++) {
+    const started = performance.now();
+    try {
+      const result = await applyBatch(deps.pool, commands);
+      await deps.publisher.publish(result, replyTo);
+      deps.metrics.observeBatch(result.outcomes, performance.now() - started);
+      return;
+    } catch (err) {
+      if (!payload.isRunning() || payload.isStale()) throw err;
+      const delay = Math.min(RETRY_DELAY_MS_MAX, RETRY_DELAY_MS_MIN * 2 ** attempt);
+      deps.log.error(
+        { err: String(err), attempt, delay, partition: payload.batch.partition },
+        "batch failed; retrying",
+      );
+      deps.metrics.batchRetries.inc();
+      await new Promise((r) => setTimeout(r, delay));
+      await payload.heartbeat();
+    }
+  }
+}
+
+function parseChunk(deps: ConsumerDeps, chunk: KafkaMessage[]) {
+  const commands: LedgerCommand[] = [];
+  const replyTo = new Map<string, string>();
+  for (const message of chunk) {
+    const parsed = parseCommand(message);
+    if (!parsed.ok) {
+      // Nothing can be applied or answered without a valid command; keep it visible, move on.
+      deps.log.error({ offset: message.offset, reason: parsed.reason }, "invalid command skipped");
+      deps.metrics.invalidCommands.inc();
+      continue;
+    }
+    commands.push(parsed.command);
+    if (parsed.command.reply_to) replyTo.set(parsed.command.command_id, parsed.command.reply_to);
+  }
+  return { commands, replyTo };
+}
+
+function parseCommand(
+  message: KafkaMessage,
+): { ok: true; command: LedgerCommand } | { ok: false; reason: string } {
+  if (!message.value) return { ok: false, reason: "empty value" };
+  let json: unknown;
+  try {
+    json = JSON.parse(message.value.toString("utf8"));
+  } catch {
+    return { ok: false, reason: "not JSON" };
+  }
+  const result = LedgerCommand.safeParse(json);
+  if (!result.success) return { ok: false, reason: result.error.issues.map((i) => i.message).join("; ") };
+  if (message.key && message.key.toString("utf8") !== result.data.user_id) {
+    return { ok: false, reason: "key is not the command's user_id" };
+  }
+  return { ok: true, command: result.data };
+}

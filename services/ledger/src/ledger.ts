@@ -1,0 +1,86 @@
+import { createServer, type Server } from "node:http";
+import { type LedgerConfig, topicNames } from "@points/shared";
+import { createPool } from "@points/shared/db";
+import {
+  createKafka,
+  createProducer,
+  KAFKA_HEARTBEAT_MS,
+  KAFKA_SESSION_TIMEOUT_MS,
+} from "@points/shared/kafka";
+import type { Logger } from "@points/shared/logger";
+import { Redis } from "ioredis";
+import { runLedgerConsumer } from "./consumer";
+import { LedgerMetrics } from "./metrics";
+import { OutcomePublisher } from "./publish";
+
+/** Wires the ledger: Postgres pool, Kafka consumer and producer, Redis, metrics endpoint. */
+export interface RunningLedger {
+  stop: () => Promise<void>;
+  metricsPort: number;
+}
+
+export async function startLedger(config: LedgerConfig, log: Logger): Promise<RunningLedger> {
+  const topics = topicNames(config.KAFKA_TOPIC_PREFIX);
+  const pool = createPool(config.DATABASE_URL, {
+    max: config.LEDGER_PARTITIONS_CONCURRENCY + 2,
+    name: "ledger",
+  });
+  // Fail fast instead of queueing: a cache write must never hold up a committed batch.
+  const redis = new Redis(config.REDIS_URL, {
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 1,
+    commandTimeout: 2_000,
+  });
+  redis.on("error", () => {}); // reported where a call fails; reconnects on its own
+  const kafka = createKafka("ledger", config.KAFKA_BROKERS);
+  const producer = createProducer(kafka);
+  const consumer = kafka.consumer({
+    groupId: config.LEDGER_GROUP_ID,
+    sessionTimeout: KAFKA_SESSION_TIMEOUT_MS,
+    heartbeatInterval: KAFKA_HEARTBEAT_MS,
+    maxWaitTimeInMs: 50,
+    maxBytesPerPartition: 2 * 1024 * 1024,
+  });
+  const metrics = new LedgerMetrics();
+  await producer.connect();
+  await consumer.connect();
+  const publisher = new OutcomePublisher(producer, redis, topics.events, config.REDIS_KEY_PREFIX, log);
+  await runLedgerConsumer({
+    consumer,
+    pool,
+    publisher,
+    log,
+    metrics,
+    commandsTopic: topics.commands,
+    partitionsConcurrency: config.LEDGER_PARTITIONS_CONCURRENCY,
+  });
+  const server = await serveMetrics(metrics, config.METRICS_PORT);
+  log.info({ topic: topics.commands, group: config.LEDGER_GROUP_ID }, "ledger consuming");
+
+  return {
+    metricsPort: (server.address() as { port: number }).port,
+    stop: async () => {
+      await consumer.disconnect(); // finishes the batch in hand, commits, leaves the group
+      await producer.disconnect();
+      server.close();
+      redis.disconnect();
+      await pool.end();
+    },
+  };
+}
+
+function serveMetrics(metrics: LedgerMetrics, port: number): Promise<Server> {
+  const server = createServer(async (req, res) => {
+    if (req.url === "/metrics") {
+      res.setHeader("content-type", metrics.registry.contentType);
+      res.end(await metrics.registry.metrics());
+    } else if (req.url === "/health") {
+      res.setHeader("content-type", "application/json");
+      res.end('{"status":"ok"}');
+    } else {
+      res.statusCode = 404;
+      res.end();
+    }
+  });
+  return new Promise((resolve) => server.listen(port, "127.0.0.1", () => resolve(server)));
+}

@@ -1,0 +1,72 @@
+import { BALANCE_CACHE_TTL_S, BALANCE_SET_LUA, type LedgerOutcome, redisKeys } from "@points/shared";
+import type { Logger } from "@points/shared/logger";
+import type { Redis } from "ioredis";
+import type { Producer } from "kafkajs";
+import type { BatchResult } from "./apply-batch";
+
+/**
+ * After Postgres commits a batch: outcomes go to `ledger.events` (durable, for partners and
+ * auditors) and to the waiting gateways (Redis pub/sub), and the balance cache is updated with
+ * versioned writes. Redis is only a cache: when it is down the batch still completes, and the
+ * users whose cache could not be written are remembered and evicted once Redis answers again.
+ */
+export class OutcomePublisher {
+  private readonly keys;
+  private readonly staleUsers = new Set<string>();
+
+  constructor(
+    private readonly producer: Producer,
+    private readonly redis: Redis,
+    private readonly eventsTopic: string,
+    redisKeyPrefix: string,
+    private readonly log: Logger,
+  ) {
+    this.keys = redisKeys(redisKeyPrefix);
+    this.redis.defineCommand("setBalance", { numberOfKeys: 1, lua: BALANCE_SET_LUA });
+  }
+
+  async publish(result: BatchResult, replyTo: Map<string, string>): Promise<void> {
+    await Promise.all([this.toRedis(result, replyTo), this.toKafka(result.outcomes)]);
+  }
+
+  private async toKafka(outcomes: LedgerOutcome[]): Promise<void> {
+    if (outcomes.length === 0) return;
+    await this.producer.send({
+      topic: this.eventsTopic,
+      acks: -1,
+      messages: outcomes.map((o) => ({ key: o.user_id, value: JSON.stringify(o) })),
+    });
+  }
+
+  private async toRedis(result: BatchResult, replyTo: Map<string, string>): Promise<void> {
+    const pipeline = this.redis.pipeline();
+    for (const userId of this.staleUsers) pipeline.del(this.keys.balance(userId));
+    for (const b of result.balances) {
+      (pipeline as unknown as SetBalance).setBalance(
+        this.keys.balance(b.userId),
+        b.seq,
+        b.json,
+        BALANCE_CACHE_TTL_S,
+      );
+    }
+    for (const o of result.outcomes) {
+      const gateway = replyTo.get(o.command_id);
+      if (gateway) pipeline.publish(this.keys.replyChannel(gateway), JSON.stringify(o));
+    }
+    try {
+      const results = (await pipeline.exec()) ?? [];
+      if (results.some(([err]) => err)) throw results.find(([err]) => err)?.[0];
+      this.staleUsers.clear();
+    } catch (err) {
+      for (const b of result.balances) this.staleUsers.add(b.userId);
+      this.log.warn(
+        { err: String(err), stale: this.staleUsers.size },
+        "redis unavailable; cache repaired later",
+      );
+    }
+  }
+}
+
+interface SetBalance {
+  setBalance(key: string, seq: number, json: string, ttlSeconds: number): void;
+}

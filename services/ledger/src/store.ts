@@ -1,0 +1,156 @@
+import type { EntryRecord, HttpResponse } from "@points/shared";
+import type { PoolClient } from "@points/shared/db";
+import { ENTRY_COLUMNS, type EntryRow, entryFromRow } from "@points/shared/db";
+import type { Book, Lot } from "@points/shared/ledger";
+
+/**
+ * The ledger's SQL. Every statement takes the whole batch as arrays (unnest), so a batch of any
+ * size costs the same few round trips. Every statement is scoped by user_id.
+ */
+
+export interface StoredCommand {
+  user_id: string;
+  command_id: string;
+  request_hash: string;
+  type: string;
+  status: "applied" | "rejected";
+  actor: string;
+  response: HttpResponse;
+  seq: number | null;
+}
+
+export async function loadCommands(
+  db: PoolClient,
+  keys: { user_id: string; command_id: string }[],
+): Promise<Map<string, StoredCommand>> {
+  const found = new Map<string, StoredCommand>();
+  if (keys.length === 0) return found;
+  const { rows } = await db.query<StoredCommand & { seq: string | null }>(
+    `SELECT c.user_id, c.command_id, c.request_hash, c.type, c.status, c.actor, c.response, c.seq
+       FROM commands c
+       JOIN unnest($1::text[], $2::text[]) AS k(user_id, command_id)
+         ON c.user_id = k.user_id AND c.command_id = k.command_id`,
+    [keys.map((k) => k.user_id), keys.map((k) => k.command_id)],
+  );
+  for (const r of rows)
+    found.set(commandKey(r.user_id, r.command_id), { ...r, seq: r.seq === null ? null : Number(r.seq) });
+  return found;
+}
+
+export function commandKey(userId: string, commandId: string): string {
+  return `${userId}\u0000${commandId}`;
+}
+
+export interface Account {
+  book: Book;
+  seq: number;
+}
+
+/**
+ * Locks and loads the accounts of `userIds` (FOR UPDATE: a second ledger instance that still
+ * holds a revoked partition waits instead of writing from stale state). Members without an
+ * account get one. Users that are not members are absent from the result.
+ */
+export async function loadAccounts(db: PoolClient, userIds: string[]): Promise<Map<string, Account>> {
+  const accounts = new Map<string, Account>();
+  if (userIds.length === 0) return accounts;
+  let rows = await lockAccounts(db, userIds);
+  if (rows.length < userIds.length) {
+    const missing = userIds.filter((u) => !rows.some((r) => r.user_id === u));
+    const created = await db.query(
+      `INSERT INTO accounts (user_id)
+       SELECT loyalty_id FROM members WHERE loyalty_id = ANY($1::text[])
+       ON CONFLICT DO NOTHING`,
+      [missing],
+    );
+    if ((created.rowCount ?? 0) > 0) rows = await lockAccounts(db, userIds);
+  }
+  for (const r of rows) {
+    accounts.set(r.user_id, {
+      seq: Number(r.seq),
+      book: {
+        userId: r.user_id,
+        nextArrival: BigInt(r.next_arrival),
+        total: BigInt(r.total),
+        payers: new Map(),
+        lots: [],
+      },
+    });
+  }
+  await loadPayers(db, accounts);
+  return accounts;
+}
+
+async function lockAccounts(db: PoolClient, userIds: string[]) {
+  const { rows } = await db.query<{ user_id: string; seq: string; next_arrival: string; total: string }>(
+    `SELECT user_id, seq, next_arrival, total FROM accounts
+      WHERE user_id = ANY($1::text[]) ORDER BY user_id FOR UPDATE`,
+    [userIds],
+  );
+  return rows;
+}
+
+async function loadPayers(db: PoolClient, accounts: Map<string, Account>): Promise<void> {
+  const { rows } = await db.query<{ user_id: string; payer: string; available: string; adjusted: string }>(
+    `SELECT user_id, payer, available, adjusted FROM payer_balances
+      WHERE user_id = ANY($1::text[]) ORDER BY user_id, first_seen`,
+    [[...accounts.keys()]],
+  );
+  for (const r of rows) {
+    accounts
+      .get(r.user_id)
+      ?.book.payers.set(r.payer, { available: BigInt(r.available), adjusted: BigInt(r.adjusted) });
+  }
+}
+
+/** Loads every lot that can still change (remaining > 0 or adjusted > 0) for the given users. */
+export async function loadLots(
+  db: PoolClient,
+  accounts: Map<string, Account>,
+  userIds: string[],
+): Promise<void> {
+  if (userIds.length === 0) return;
+  const { rows } = await db.query<{
+    user_id: string;
+    arrival: string;
+    payer: string;
+    ts_ms: string;
+    points: string;
+    remaining: string;
+    adjusted: string;
+  }>(
+    `SELECT user_id, arrival, payer, floor(extract(epoch FROM ts) * 1000)::bigint AS ts_ms,
+            points, remaining, adjusted
+       FROM lots
+      WHERE user_id = ANY($1::text[]) AND (remaining > 0 OR adjusted > 0)
+      ORDER BY user_id, ts, arrival`,
+    [userIds],
+  );
+  for (const r of rows) {
+    const lot: Lot = {
+      arrival: BigInt(r.arrival),
+      payer: r.payer,
+      ts: Number(r.ts_ms),
+      points: BigInt(r.points),
+      remaining: BigInt(r.remaining),
+      adjusted: BigInt(r.adjusted),
+    };
+    accounts.get(r.user_id)?.book.lots.push(lot);
+  }
+}
+
+/** Entries named by use_item commands (only those of the given user count). */
+export async function loadEntries(
+  db: PoolClient,
+  keys: { user_id: string; entry_id: string }[],
+): Promise<Map<string, EntryRecord>> {
+  const found = new Map<string, EntryRecord>();
+  if (keys.length === 0) return found;
+  const { rows } = await db.query<EntryRow>(
+    `SELECT ${ENTRY_COLUMNS} FROM entries e
+       JOIN unnest($1::text[], $2::uuid[]) AS k(user_id, entry_id) USING (user_id, entry_id)`,
+    [keys.map((k) => k.user_id), keys.map((k) => k.entry_id)],
+  );
+  for (const r of rows) found.set(r.entry_id, entryFromRow(r));
+  return found;
+}
