@@ -38,10 +38,13 @@ const START_TIMEOUT_MS = 120_000;
 const PROBE_TIMEOUT_MS = 2_000;
 const POLL_INTERVAL_MS = 300;
 const STOP_GRACE_MS = 15_000;
-// A live broker of ours that does not answer may simply still be starting (launched by a parallel run).
+// A live broker of ours that does not answer may simply still be starting (its parent was just killed).
 const STALE_BROKER_GRACE_MS = 10_000;
 const TOPICS_READY_TIMEOUT_MS = 30_000;
+const GROUP_COORDINATOR_WARMUP_MS = 15_000;
 const MVN_TIMEOUT_MS = 10 * 60_000;
+// A parallel starter may be fetching jars first, so waiting for it is bounded by both of its own limits.
+const START_LOCK_WAIT_MS = MVN_TIMEOUT_MS + START_TIMEOUT_MS;
 const STORAGE_FORMAT_TIMEOUT_MS = 60_000;
 const CHILD_OUTPUT_MAX_BYTES = 16 * 1024 * 1024;
 
@@ -141,9 +144,20 @@ async function useRunningBroker(brokers, topicPrefix, log) {
 
 async function startLocalBroker({ port, dataDir, log, topicPrefix, startTimeoutMs }) {
   const broker = `${BIND_HOST}:${port}`;
-  const propsPath = path.join(dataDir, "server.properties");
   fs.mkdirSync(dataDir, { recursive: true });
+  // Parallel callers (two test runners, npm start next to a test) must not both start a broker on one port.
+  if ((await acquireStartLock({ port, broker, log })) === "answering") {
+    return useRunningBroker(broker, topicPrefix, log);
+  }
+  try {
+    return await startLockedBroker({ port, broker, dataDir, log, topicPrefix, startTimeoutMs });
+  } finally {
+    releaseStartLock(port);
+  }
+}
 
+async function startLockedBroker({ port, broker, dataDir, log, topicPrefix, startTimeoutMs }) {
+  const propsPath = path.join(dataDir, "server.properties");
   if ((await clearStaleBroker({ dataDir, propsPath, broker, log })) === "answering") {
     return useRunningBroker(broker, topicPrefix, log);
   }
@@ -155,7 +169,7 @@ async function startLocalBroker({ port, dataDir, log, topicPrefix, startTimeoutM
   }
 
   await ensureJars(log);
-  const controllerPort = await pickControllerPort(dataDir, port);
+  const controllerPort = await pickControllerPort(port);
   writeServerProperties({ propsPath, dataDir, port, controllerPort });
   await formatStorageOnce({ dataDir, propsPath, log });
 
@@ -180,13 +194,21 @@ async function startLocalBroker({ port, dataDir, log, topicPrefix, startTimeoutM
  * The first consumer-group request makes the broker create __consumer_offsets, and until that is done
  * every group join fails with "group coordinator not available" (kafkajs logs it as an ERROR and retries).
  * Asking for a throwaway group's offsets here takes that hit once, silently, before any test runs.
+ * Best effort: kafkajs does not retry NOT_COORDINATOR here, so we poll, and give up quietly.
  */
 async function warmUpGroupCoordinator(broker) {
   const kafka = new Kafka({ clientId: "kafka-dev-warmup", brokers: [broker], logLevel: logLevel.NOTHING });
   const admin = kafka.admin();
   await admin.connect();
   try {
-    await admin.fetchOffsets({ groupId: "kafka-dev-warmup", topics: [] });
+    await pollUntil(async () => {
+      try {
+        await admin.fetchOffsets({ groupId: "kafka-dev-warmup", topics: [] });
+        return true;
+      } catch {
+        return false;
+      }
+    }, GROUP_COORDINATOR_WARMUP_MS);
   } finally {
     await admin.disconnect();
   }
@@ -308,14 +330,13 @@ async function runMaven(outputDir) {
 // Data directory: config, cluster id, storage format
 // ---------------------------------------------------------------------------------------------
 
-/** Reuses the controller port of the previous run when it can, so the data dir's config stays stable. */
-async function pickControllerPort(dataDir, port) {
-  const file = path.join(dataDir, "controller.port");
-  const preferred = Number(readTextFile(file)) || port + CONTROLLER_PORT_OFFSET;
-  const controllerPort =
-    preferred <= 65_535 && (await isPortFree(preferred)) ? preferred : await anyFreePort();
-  fs.writeFileSync(file, `${controllerPort}\n`);
-  return controllerPort;
+/**
+ * The KRaft controller needs a second port. port+1000 keeps it predictable; if that is taken any free
+ * port does, because with one static voter the controller address may change between restarts.
+ */
+async function pickControllerPort(port) {
+  const preferred = port + CONTROLLER_PORT_OFFSET;
+  return preferred <= 65_535 && (await isPortFree(preferred)) ? preferred : anyFreePort();
 }
 
 function writeServerProperties({ propsPath, dataDir, port, controllerPort }) {
@@ -459,21 +480,24 @@ async function stopBroker(proc, dataDir, log) {
       proc.child.kill("SIGKILL");
       await proc.exited;
     }
+    log(`[kafka] broker pid ${proc.child.pid} stopped`);
   }
   proc.releaseGuards();
-  log(`[kafka] broker pid ${proc.child.pid} stopped`);
   if (Number(readTextFile(pidPath(dataDir))) === proc.child.pid) fs.rmSync(pidPath(dataDir), { force: true });
 }
 
 /**
- * Kills the broker when the parent goes away without calling stop(). On 'exit' only synchronous work
- * is possible, hence SIGKILL. On a signal we act only if nobody else listens for it (else the app's own
- * handler decides), then re-raise it so the parent still dies as it would have without us.
+ * Stops the broker when the parent goes away without calling stop(). The parent cannot wait for it
+ * then, so the broker finishes its (about 1 s) shutdown on its own. SIGTERM rather than SIGKILL: after
+ * a SIGKILL the next start waits ~9 s (broker.session.timeout.ms) for the old registration to expire.
+ * A broker that hangs anyway is killed by the next ensureKafka() (see clearStaleBroker).
+ * On a signal we act only if nobody else listens for it (else the app's own handler decides, and
+ * should call stop()), then re-raise it so the parent still dies as it would have without us.
  */
 function guardAgainstParentExit(child) {
   const alive = () => child.exitCode === null && child.signalCode === null;
   const onExit = () => {
-    if (alive()) child.kill("SIGKILL");
+    if (alive()) child.kill("SIGTERM");
   };
   const signals = ["SIGINT", "SIGTERM", "SIGHUP"];
   const onSignal = (signal) => {
@@ -505,6 +529,50 @@ function logTail(proc) {
   }
   const lines = text.trimEnd().split("\n").slice(-LOG_TAIL_LINES).join("\n");
   return lines ? `last lines of ${proc.logPath}:\n${lines}` : `${proc.logPath} is empty`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Start lock: one starter per port, across processes
+// ---------------------------------------------------------------------------------------------
+
+function startLockPath(port) {
+  return path.join(CACHE_DIR, `start-${port}.lock`);
+}
+
+/**
+ * Takes <repo>/.cache/kafka/start-<port>.lock (it holds our pid). While another live process holds
+ * it, waits for that process's broker to answer instead. A lock whose holder died is taken over.
+ * @returns {Promise<"locked" | "answering">}
+ */
+async function acquireStartLock({ port, broker, log }) {
+  const lockPath = startLockPath(port);
+  fs.mkdirSync(CACHE_DIR, { recursive: true });
+  const deadline = Date.now() + START_LOCK_WAIT_MS;
+  let announced = false;
+  while (Date.now() < deadline) {
+    try {
+      fs.writeFileSync(lockPath, `${process.pid}\n`, { flag: "wx" });
+      return "locked";
+    } catch (err) {
+      if (err.code !== "EEXIST") throw err;
+    }
+    const holder = Number(readTextFile(lockPath)); // 0 while the holder is still writing its pid
+    if (holder && !isRunning(holder)) {
+      fs.rmSync(lockPath, { force: true });
+      continue;
+    }
+    if (await kafkaAnswers(broker)) return "answering";
+    if (!announced)
+      log(`[kafka] another process (pid ${holder}) is starting Kafka on port ${port}; waiting for it`);
+    announced = true;
+    await sleep(POLL_INTERVAL_MS);
+  }
+  throw new Error(`[kafka] gave up waiting for ${lockPath} after ${START_LOCK_WAIT_MS} ms`);
+}
+
+function releaseStartLock(port) {
+  const lockPath = startLockPath(port);
+  if (Number(readTextFile(lockPath)) === process.pid) fs.rmSync(lockPath, { force: true });
 }
 
 // ---------------------------------------------------------------------------------------------

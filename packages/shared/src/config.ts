@@ -25,7 +25,7 @@ const positiveInt = z.coerce.number().int().positive();
 /** Names may prefix topics, groups and Redis keys so test files and helpers never share them. */
 const prefix = z
   .string()
-  .regex(/^[A-Za-z0-9._-]*$/, "only letters, digits, '.', '_' and '-'")
+  .regex(/^[A-Za-z0-9._:-]*$/, "only letters, digits, '.', '_', ':' and '-'")
   .default("");
 
 export const CommonConfig = z.object({

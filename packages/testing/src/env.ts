@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import pg from "pg";
 import { inject } from "vitest";
 import { loadBrokerModule } from "./infra";
+import "./provided";
 
 /**
  * Per test file isolation on the shared infrastructure: a database cloned from the migrated

@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { ensureDatabase, migrate } from "@points/shared/db";
 import pg from "pg";
 import type { TestProject } from "vitest/node";
+import "./provided";
 import { ensurePostgres, ensureRedis, loadBrokerModule, redact } from "./infra";
 
 /**
@@ -11,19 +12,6 @@ import { ensurePostgres, ensureRedis, loadBrokerModule, redact } from "./infra";
  * is found, the local launcher otherwise), migrates a template database, and hands connection
  * details to test files through `provide`. Files clone the template (see env.ts).
  */
-declare module "vitest" {
-  export interface ProvidedContext {
-    infra: {
-      postgresAdminUrl: string;
-      templateDatabase: string;
-      redisUrl: string;
-      kafkaBrokers: string;
-      runId: string;
-      mode: "containers" | "local";
-    };
-  }
-}
-
 type Stop = () => Promise<void>;
 const log = (m: string) => process.stderr.write(`[test-infra] ${m}\n`);
 

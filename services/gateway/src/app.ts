@@ -8,6 +8,7 @@ import { memberRoutes } from "./routes/members";
 import { opsRoutes } from "./routes/ops";
 import { partnerRoutes } from "./routes/partners";
 import { pointsRoutes } from "./routes/points";
+import { walletRoutes } from "./routes/wallet";
 
 /**
  * The express app, without listen(): where every request enters. Order: metrics, public routes,
@@ -32,6 +33,7 @@ export function createApp(ctx: GatewayContext): express.Express {
   app.use(partnerRoutes(ctx));
   app.use(memberRoutes(ctx));
   app.use(pointsRoutes(ctx));
+  app.use(walletRoutes(ctx));
   app.use(commandRoutes(ctx));
   app.use((req: Request) => {
     throw httpError("not_found", `no route for ${req.method} ${req.path}`);

@@ -186,8 +186,9 @@ function recordChanges(
   entry.seq = account.seq;
   ctx.writes.entries.push(entry);
   ctx.writes.applyChanges(book.userId, entry.entry_id, changes);
+  // An earn changes its payer's balance even when no existing lot changed.
   const payers = new Set(changes.map((c) => c.payer));
-  if (newPayer) payers.add(newPayer.payer);
+  if (entry.payer !== null) payers.add(entry.payer);
   for (const payer of payers) {
     const state = book.payers.get(payer);
     if (state)

@@ -1,0 +1,28 @@
+import { randomUUID } from "node:crypto";
+import type { EarnCommand, LedgerCommand, SpendCommand, UseItemCommand } from "@points/shared";
+
+/** Builders for ledger commands in tests (what the gateway or ingest would produce). */
+const base = (userId: string) => ({
+  v: 1 as const,
+  command_id: randomUUID(),
+  user_id: userId,
+  actor: { role: "admin" as const, id: "admin" },
+  request_hash: "h",
+  sent_at: Date.now(),
+});
+
+export function earnCommand(userId: string, payer: string, points: number, timestamp: string, extra: Partial<EarnCommand> = {}): EarnCommand {
+  return { ...base(userId), type: "earn", payer, points, timestamp, authority_id: "admin", render: "transaction", ...extra };
+}
+
+export function spendCommand(userId: string, points: number, extra: Partial<SpendCommand> = {}): SpendCommand {
+  return { ...base(userId), type: "spend", points, authority_id: "admin", render: "spend", ...extra };
+}
+
+export function useItemCommand(userId: string, entryId: string, extra: Partial<UseItemCommand> = {}): UseItemCommand {
+  return { ...base(userId), type: "use_item", entry_id: entryId, ...extra };
+}
+
+export function withId<T extends LedgerCommand>(cmd: T, commandId: string, requestHash = "h"): T {
+  return { ...cmd, command_id: commandId, request_hash: requestHash };
+}
