@@ -6,8 +6,6 @@ import { defineConfig } from "vitest/config";
 export default defineConfig({
   test: {
     globalSetup: ["./packages/testing/src/global-setup.ts"],
-    testTimeout: 60_000,
-    hookTimeout: 120_000,
     projects: ["packages/*", "services/*"],
   },
 });

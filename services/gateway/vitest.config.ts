@@ -1,5 +1,6 @@
 import { defineProject } from "vitest/config";
+import { projectTestDefaults } from "../../vitest.shared";
 
 export default defineProject({
-  test: { name: "@points/gateway", include: ["src/**/*.test.ts"] },
+  test: { name: "@points/gateway", ...projectTestDefaults },
 });

@@ -1,9 +1,11 @@
 import { GatewayConfig, LedgerConfig, parseConfig } from "@points/shared";
 import { createLogger } from "@points/shared/logger";
-import { startGateway, type RunningGateway } from "@points/gateway/gateway";
-import { startLedger, type RunningLedger } from "@points/ledger/ledger";
+import { type RunningGateway, startGateway } from "../../../services/gateway/src/gateway";
+import { type RunningLedger, startLedger } from "../../../services/ledger/src/ledger";
 import type { TestEnv } from "./env";
 
+// Relative imports on purpose: the services depend on this package for their tests, so a
+// package dependency back on them would be a cycle for the build graph.
 /**
  * The whole points path in one test process: gateway and ledger wired to the file's own
  * database, topics and Redis prefix, on real Kafka, Postgres and Redis.
@@ -18,9 +20,21 @@ export interface TestStack {
 }
 
 export async function startStack(env: TestEnv, overrides: Record<string, string> = {}): Promise<TestStack> {
-  const base = { ...env.serviceEnv, ADMIN_TOKEN: TEST_ADMIN_TOKEN, PORT: "0", METRICS_PORT: "0", LOG_LEVEL: "warn" };
-  const ledger = await startLedger(must(parseConfig(LedgerConfig, { ...base, ...overrides })), createLogger("ledger", "warn"));
-  const gateway = await startGateway(must(parseConfig(GatewayConfig, { ...base, ...overrides })), createLogger("gateway", "warn"));
+  const base = {
+    ...env.serviceEnv,
+    ADMIN_TOKEN: TEST_ADMIN_TOKEN,
+    PORT: "0",
+    METRICS_PORT: "0",
+    LOG_LEVEL: "warn",
+  };
+  const ledger = await startLedger(
+    must(parseConfig(LedgerConfig, { ...base, ...overrides })),
+    createLogger("ledger", "warn"),
+  );
+  const gateway = await startGateway(
+    must(parseConfig(GatewayConfig, { ...base, ...overrides })),
+    createLogger("gateway", "warn"),
+  );
   return {
     gateway,
     ledger,
@@ -70,7 +84,8 @@ export class Api {
 
   async createPartner(id: string): Promise<{ token: string; signing_secret: string }> {
     const res = await this.call("POST", "/v1/partners", { token: TEST_ADMIN_TOKEN, body: { id } });
-    if (res.status !== 201) throw new Error(`create partner ${id}: ${res.status} ${JSON.stringify(res.body)}`);
+    if (res.status !== 201)
+      throw new Error(`create partner ${id}: ${res.status} ${JSON.stringify(res.body)}`);
     return res.body;
   }
 
@@ -79,11 +94,14 @@ export class Api {
       token: TEST_ADMIN_TOKEN,
       body: { loyalty_id: loyaltyId, client_name: `Member ${loyaltyId}`, client_birthday: "1990-01-01" },
     });
-    if (res.status !== 201) throw new Error(`create member ${loyaltyId}: ${res.status} ${JSON.stringify(res.body)}`);
+    if (res.status !== 201)
+      throw new Error(`create member ${loyaltyId}: ${res.status} ${JSON.stringify(res.body)}`);
   }
 
   async memberToken(loyaltyId: string): Promise<string> {
-    const res = await this.call("POST", `/v1/members/${encodeURIComponent(loyaltyId)}/tokens`, { token: TEST_ADMIN_TOKEN });
+    const res = await this.call("POST", `/v1/members/${encodeURIComponent(loyaltyId)}/tokens`, {
+      token: TEST_ADMIN_TOKEN,
+    });
     if (res.status !== 201) throw new Error(`member token: ${res.status}`);
     return res.body.token;
   }

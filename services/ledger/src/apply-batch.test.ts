@@ -103,14 +103,22 @@ describe("applyBatch", () => {
     await applyBatch(pool, [earn]);
     const other = withId(earnCommand("u4", "DANNON", 99, "2022-01-01T00:00:00Z"), "same-id", "hash-b");
     const result = await applyBatch(pool, [other]);
-    expect(result.outcomes[0]).toMatchObject({ status: "rejected", code: "idempotency_key_reused", response: { status: 422 } });
+    expect(result.outcomes[0]).toMatchObject({
+      status: "rejected",
+      code: "idempotency_key_reused",
+      response: { status: 422 },
+    });
     const { rows } = await pool.query("SELECT total FROM accounts WHERE user_id = 'u4'");
     expect(rows[0].total).toBe("10");
   });
 
   it("rejects commands for a user who is not a member", async () => {
     const result = await applyBatch(pool, [earnCommand("ghost", "DANNON", 10, "2022-01-01T00:00:00Z")]);
-    expect(result.outcomes[0]).toMatchObject({ status: "rejected", code: "not_found", response: { status: 404 } });
+    expect(result.outcomes[0]).toMatchObject({
+      status: "rejected",
+      code: "not_found",
+      response: { status: 404 },
+    });
     expect(result.balances).toEqual([]);
   });
 
@@ -124,8 +132,14 @@ describe("applyBatch", () => {
     const entryId = (first.outcomes[0]!.response.body as { entry_id: string }).entry_id;
     const foreign = await applyBatch(pool, [useItemCommand("u5", entryId, { only_authority: "UNILEVER" })]);
     expect(foreign.outcomes[0]).toMatchObject({ code: "not_found" });
-    const use = await applyBatch(pool, [useItemCommand("u5", entryId, { only_authority: "DANNON" }), useItemCommand("u5", entryId)]);
-    expect(use.outcomes[0]!.response).toMatchObject({ status: 200, body: { entry_id: entryId, item: { name: "mug", used: true, data: { size: "L" } } } });
+    const use = await applyBatch(pool, [
+      useItemCommand("u5", entryId, { only_authority: "DANNON" }),
+      useItemCommand("u5", entryId),
+    ]);
+    expect(use.outcomes[0]!.response).toMatchObject({
+      status: 200,
+      body: { entry_id: entryId, item: { name: "mug", used: true, data: { size: "L" } } },
+    });
     expect(use.outcomes[1]).toMatchObject({ code: "item_already_used", response: { status: 409 } });
     const later = await applyBatch(pool, [useItemCommand("u5", entryId)]);
     expect(later.outcomes[0]).toMatchObject({ code: "item_already_used" });

@@ -11,15 +11,38 @@ const base = (userId: string) => ({
   sent_at: Date.now(),
 });
 
-export function earnCommand(userId: string, payer: string, points: number, timestamp: string, extra: Partial<EarnCommand> = {}): EarnCommand {
-  return { ...base(userId), type: "earn", payer, points, timestamp, authority_id: "admin", render: "transaction", ...extra };
+export function earnCommand(
+  userId: string,
+  payer: string,
+  points: number,
+  timestamp: string,
+  extra: Partial<EarnCommand> = {},
+): EarnCommand {
+  return {
+    ...base(userId),
+    type: "earn",
+    payer,
+    points,
+    timestamp,
+    authority_id: "admin",
+    render: "transaction",
+    ...extra,
+  };
 }
 
-export function spendCommand(userId: string, points: number, extra: Partial<SpendCommand> = {}): SpendCommand {
+export function spendCommand(
+  userId: string,
+  points: number,
+  extra: Partial<SpendCommand> = {},
+): SpendCommand {
   return { ...base(userId), type: "spend", points, authority_id: "admin", render: "spend", ...extra };
 }
 
-export function useItemCommand(userId: string, entryId: string, extra: Partial<UseItemCommand> = {}): UseItemCommand {
+export function useItemCommand(
+  userId: string,
+  entryId: string,
+  extra: Partial<UseItemCommand> = {},
+): UseItemCommand {
   return { ...base(userId), type: "use_item", entry_id: entryId, ...extra };
 }
 

@@ -22,10 +22,14 @@ afterAll(async () => {
 });
 
 const tx = (user: string, payer: string, points: number, timestamp: string, token = admin) =>
-  api.call("POST", `/v1/users/${encodeURIComponent(user)}/transactions`, { token, body: { payer, points, timestamp } });
+  api.call("POST", `/v1/users/${encodeURIComponent(user)}/transactions`, {
+    token,
+    body: { payer, points, timestamp },
+  });
 const spend = (user: string, points: number, token = admin, headers: Record<string, string> = {}) =>
   api.call("POST", `/v1/users/${encodeURIComponent(user)}/spend`, { token, body: { points }, headers });
-const balance = (user: string, token = admin) => api.call("GET", `/v1/users/${encodeURIComponent(user)}/balance`, { token });
+const balance = (user: string, token = admin) =>
+  api.call("GET", `/v1/users/${encodeURIComponent(user)}/balance`, { token });
 
 const CANONICAL = [
   ["DANNON", 300, "2022-10-31T10:00:00Z"],
@@ -103,18 +107,23 @@ describe("domain rules over HTTP", () => {
     const db = new pg.Client({ connectionString: env.databaseUrl });
     await db.connect();
     // A book close to the limit, built directly: 1,024 HTTP earns of 2^53-1 would only be slower.
-    await db.query("INSERT INTO accounts (user_id, seq, next_arrival, total) VALUES ($1, 1, 2, $2)", ["rules-4", near]);
+    await db.query("INSERT INTO accounts (user_id, seq, next_arrival, total) VALUES ($1, 1, 2, $2)", [
+      "rules-4",
+      near,
+    ]);
     await db.query("INSERT INTO payer_balances VALUES ($1, 'DANNON', $2, 0, 1)", ["rules-4", near]);
-    await db.query(
-      `INSERT INTO lots VALUES ($1, 1, gen_random_uuid(), 'DANNON', '2022-01-01Z', $2, $2, 0)`,
-      ["rules-4", near],
-    );
+    await db.query(`INSERT INTO lots VALUES ($1, 1, gen_random_uuid(), 'DANNON', '2022-01-01Z', $2, $2, 0)`, [
+      "rules-4",
+      near,
+    ]);
     await db.end();
     const res = await tx("rules-4", "UNILEVER", big, "2022-01-02T00:00:00Z");
     expect(res.status).toBe(409);
     expect(res.body.error.code).toBe("balance_limit_exceeded");
     expect((await tx("rules-4", "UNILEVER", 5, "2022-01-02T00:00:00Z")).status).toBe(201);
-    const raw = await fetch(`${api.url}/v1/users/rules-4/balance`, { headers: { authorization: `Bearer ${admin}` } });
+    const raw = await fetch(`${api.url}/v1/users/rules-4/balance`, {
+      headers: { authorization: `Bearer ${admin}` },
+    });
     expect(await raw.text()).toBe('{"DANNON":9223372036854775802,"UNILEVER":5}');
   });
 
@@ -138,7 +147,9 @@ describe("50 concurrent spends of 100 against 1000", () => {
     const statuses = results.map((r) => r.status);
     expect(statuses.filter((s) => s === 200)).toHaveLength(10);
     expect(statuses.filter((s) => s === 409)).toHaveLength(40);
-    expect(results.filter((r) => r.status === 409).every((r) => r.body.error.code === "not_enough_funds")).toBe(true);
+    expect(
+      results.filter((r) => r.status === 409).every((r) => r.body.error.code === "not_enough_funds"),
+    ).toBe(true);
     expect((await balance("race")).body).toEqual({ DANNON: 0, UNILEVER: 0 });
   });
 });
@@ -168,15 +179,24 @@ describe("validation, auth and the error envelope", () => {
       headers: { "content-type": "application/json" },
     });
     expect([bad.status, bad.body.error.code]).toEqual([400, "validation_failed"]);
-    const text = await api.call("POST", "/v1/users/u/spend", { token: admin, rawBody: "points=5", headers: { "content-type": "text/plain" } });
+    const text = await api.call("POST", "/v1/users/u/spend", {
+      token: admin,
+      rawBody: "points=5",
+      headers: { "content-type": "text/plain" },
+    });
     expect([text.status, text.body.error.code]).toEqual([415, "unsupported_media_type"]);
-    const huge = await api.call("POST", "/v1/users/u/spend", { token: admin, body: { points: 1, reason: "x".repeat(1_100_000) } });
+    const huge = await api.call("POST", "/v1/users/u/spend", {
+      token: admin,
+      body: { points: 1, reason: "x".repeat(1_100_000) },
+    });
     expect([huge.status, huge.body.error.code]).toEqual([413, "payload_too_large"]);
   });
 
   it("401 without or with an unknown token; 403 by role", async () => {
     expect((await api.call("GET", "/v1/users/rules-5/balance")).status).toBe(401);
-    expect((await api.call("GET", "/v1/users/rules-5/balance", { token: "nope-nope-nope" })).body.error.code).toBe("unauthenticated");
+    expect(
+      (await api.call("GET", "/v1/users/rules-5/balance", { token: "nope-nope-nope" })).body.error.code,
+    ).toBe("unauthenticated");
     const dannon = partners.DANNON!.token;
     expect((await balance("rules-5", dannon)).status).toBe(403);
     expect((await tx("rules-5", "UNILEVER", 5, "2022-01-01T00:00:00Z", dannon)).status).toBe(403);
@@ -190,12 +210,15 @@ describe("validation, auth and the error envelope", () => {
 
   it("a rotated partner token stops working", async () => {
     await api.createPartner("ROTATED");
-    const old = (await api.call("POST", "/v1/partners", { token: admin, body: { id: "ROTATED2" } })).body.token;
+    const old = (await api.call("POST", "/v1/partners", { token: admin, body: { id: "ROTATED2" } })).body
+      .token;
     const rotated = await api.call("POST", "/v1/partners/ROTATED2/tokens", { token: admin });
     expect(rotated.status).toBe(201);
     expect((await tx("rules-5", "ROTATED2", 1, "2022-01-01T00:00:00Z", old)).status).toBe(401);
     expect((await tx("rules-5", "ROTATED2", 1, "2022-01-01T00:00:00Z", rotated.body.token)).status).toBe(201);
-    expect((await api.call("POST", "/v1/partners", { token: admin, body: { id: "ROTATED" } })).status).toBe(409);
+    expect((await api.call("POST", "/v1/partners", { token: admin, body: { id: "ROTATED" } })).status).toBe(
+      409,
+    );
   });
 });
 
@@ -227,7 +250,10 @@ describe("idempotency and async answers", () => {
       await new Promise((r) => setTimeout(r, 100));
       status = await api.call("GET", location, { token: admin });
     }
-    expect(status.body).toMatchObject({ status: "applied", response: { status: 201, body: { payer: "DANNON", points: 5 } } });
+    expect(status.body).toMatchObject({
+      status: "applied",
+      response: { status: 201, body: { payer: "DANNON", points: 5 } },
+    });
     expect((await api.call("GET", location, { token: partners.UNILEVER!.token })).status).toBe(404);
     expect((await api.call("GET", "/v1/commands/unknown", { token: admin })).status).toBe(404);
   });
@@ -250,7 +276,12 @@ describe("entries", () => {
         { payer: "UNILEVER", points: -3 },
       ],
     });
-    expect(res.body.results[1]).toMatchObject({ type: "earn", payer: "MILLER COORS", amount: 7, timestamp: "2021-01-01T00:00:00.000Z" });
+    expect(res.body.results[1]).toMatchObject({
+      type: "earn",
+      payer: "MILLER COORS",
+      amount: 7,
+      timestamp: "2021-01-01T00:00:00.000Z",
+    });
     const last = await api.call("GET", "/v1/users/rules-1/entries?page=3&page_size=2", { token: admin });
     expect(last.body.next).toBeNull();
     expect(last.body.results).toHaveLength(1);

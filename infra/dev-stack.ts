@@ -1,0 +1,151 @@
+// The body of `npm start` (see start.mjs): infrastructure, migrations, the three services with
+// prefixed logs, then the URLs and dev tokens. Ctrl-C stops everything it started.
+import { type ChildProcess, spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
+import { CommonConfig, parseConfig } from "@points/shared";
+import { ensureDatabase, migrate } from "@points/shared/db";
+import { ensurePostgres, ensureRedis, loadBrokerModule, redact } from "@points/testing/infra";
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
+const CACHE = join(ROOT, ".cache");
+const HEALTH_WAIT_MS = 60_000;
+const STOP_GRACE_MS = 10_000;
+const COLORS = { gateway: 36, ledger: 33, ingest: 35 } as const;
+type Service = keyof typeof COLORS;
+
+const log = (m: string) => console.log(`\x1b[1m[start]\x1b[0m ${m}`);
+
+function adminToken(): string {
+  if (process.env.ADMIN_TOKEN) return process.env.ADMIN_TOKEN;
+  // Generated once and kept, so the printed token stays valid across restarts of the dev stack.
+  const file = join(CACHE, "dev-admin-token");
+  if (existsSync(file)) return readFileSync(file, "utf8").trim();
+  mkdirSync(CACHE, { recursive: true });
+  const token = `adm_${randomBytes(24).toString("base64url")}`;
+  writeFileSync(file, `${token}\n`, { mode: 0o600 });
+  return token;
+}
+
+function startService(name: Service, env: NodeJS.ProcessEnv): ChildProcess {
+  const child = spawn(process.execPath, ["--import", "tsx", `services/${name}/src/main.ts`], {
+    cwd: ROOT,
+    env,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  const prefix = `\x1b[${COLORS[name]}m${name.padEnd(7)}|\x1b[0m `;
+  for (const stream of [child.stdout!, child.stderr!]) {
+    createInterface({ input: stream }).on("line", (line) => process.stdout.write(`${prefix}${line}\n`));
+  }
+  child.on("exit", (code, signal) => {
+    if (!stopping) {
+      log(`${name} exited (${signal ?? code}); stopping the stack`);
+      void stopAll(1);
+    }
+  });
+  return child;
+}
+
+async function waitForHealth(url: string): Promise<void> {
+  const deadline = Date.now() + HEALTH_WAIT_MS;
+  while (Date.now() < deadline) {
+    const ok = await fetch(`${url}/health`).then(
+      (r) => r.ok,
+      () => false,
+    );
+    if (ok) return;
+    await new Promise((r) => setTimeout(r, 300));
+  }
+  throw new Error(`gateway did not report healthy at ${url}/health within ${HEALTH_WAIT_MS} ms`);
+}
+
+/** Dev tokens: a demo partner and member, (re)issued at every start since tokens are shown once. */
+async function devTokens(url: string, admin: string) {
+  const call = (method: string, path: string, body?: unknown) =>
+    fetch(`${url}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${admin}`, ...(body ? { "content-type": "application/json" } : {}) },
+      body: body ? JSON.stringify(body) : undefined,
+    }).then(async (r) => ({ status: r.status, body: (await r.json()) as Record<string, string> }));
+  const created = await call("POST", "/v1/partners", { id: "DEMO", name: "Demo partner" });
+  const partner =
+    created.status === 201 ? created.body.token : (await call("POST", "/v1/partners/DEMO/tokens")).body.token;
+  await call("POST", "/v1/members", {
+    loyalty_id: "demo-member",
+    client_name: "Demo Member",
+    client_birthday: "1990-01-01",
+  });
+  const member = (await call("POST", "/v1/members/demo-member/tokens")).body.token;
+  return { partner, member };
+}
+
+const children = new Map<Service, ChildProcess>();
+let stopKafka: () => Promise<void> = async () => {};
+let stopping = false;
+
+async function stopAll(code: number): Promise<never> {
+  stopping = true;
+  log("stopping...");
+  await Promise.all(
+    [...children.values()].map(
+      (child) =>
+        new Promise<void>((resolve) => {
+          if (child.exitCode !== null || child.signalCode !== null) return resolve();
+          const timer = setTimeout(() => child.kill("SIGKILL"), STOP_GRACE_MS);
+          child.once("exit", () => {
+            clearTimeout(timer);
+            resolve();
+          });
+          child.kill("SIGTERM");
+        }),
+    ),
+  );
+  await stopKafka().catch(() => {});
+  log("stopped");
+  process.exit(code);
+}
+
+async function main(): Promise<void> {
+  const parsed = parseConfig(CommonConfig, process.env);
+  if (!parsed.ok) throw new Error(parsed.message);
+  const config = parsed.config;
+  await ensurePostgres(config.DATABASE_URL.replace(/\/[^/?]*(\?|$)/, "/postgres$1"), log);
+  await ensureRedis(config.REDIS_URL, log);
+  const broker = await loadBrokerModule();
+  const kafka = await broker.ensureKafka({ brokers: config.KAFKA_BROKERS.join(","), log: (m) => log(m) });
+  stopKafka = kafka.stop;
+  await ensureDatabase(config.DATABASE_URL);
+  await migrate(config.DATABASE_URL, log);
+  log(`database ${redact(config.DATABASE_URL)} is migrated`);
+
+  const admin = adminToken();
+  const port = process.env.PORT ?? "8080";
+  const env = { ...process.env, ADMIN_TOKEN: admin, PORT: port, KAFKA_BROKERS: kafka.brokers };
+  for (const name of ["ledger", "ingest", "gateway"] as const) children.set(name, startService(name, env));
+  const url = `http://127.0.0.1:${port}`;
+  await waitForHealth(url);
+  const tokens = await devTokens(url, admin);
+  console.log(`
+  Points ledger is running.
+    API      ${url}
+    Docs     ${url}/docs          (OpenAPI: ${url}/openapi.json)
+    Health   ${url}/health
+    Kafka    ${kafka.brokers}${kafka.started ? " (started by npm start)" : " (already running)"}
+
+  Dev tokens (Authorization: Bearer <token>):
+    ADMIN_TOKEN           ${admin}
+    partner DEMO          ${tokens.partner}
+    member  demo-member   ${tokens.member}
+
+  Ctrl-C stops everything npm start started.
+`);
+}
+
+for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.on(signal, () => void stopAll(0));
+main().catch((err) => {
+  console.error(`[start] ${err instanceof Error ? err.message : String(err)}`);
+  void stopAll(1);
+});

@@ -1,0 +1,80 @@
+import { LedgerConfig, parseConfig, redisKeys } from "@points/shared";
+import { createPool, type Pool } from "@points/shared/db";
+import { createLogger } from "@points/shared/logger";
+import { createTestEnv, type TestEnv } from "@points/testing";
+import { Redis } from "ioredis";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { collectEvents, commandProducer, type EventCollector } from "./kafka-test-support";
+import { type RunningLedger, startLedger } from "./ledger";
+import { earnCommand, spendCommand } from "./test-commands";
+
+/** The ledger service on real infrastructure: a command through Kafka, into Postgres, out to Redis. */
+let env: TestEnv;
+let pool: Pool;
+let redis: Redis;
+let ledger: RunningLedger;
+let events: EventCollector;
+let producer: Awaited<ReturnType<typeof commandProducer>>;
+
+beforeAll(async () => {
+  env = await createTestEnv();
+  pool = createPool(env.databaseUrl, { max: 2 });
+  redis = new Redis(env.redisUrl);
+  await pool.query(
+    `INSERT INTO members (loyalty_id, client_name, client_birthday) VALUES ('alice', 'Alice', '1990-01-01'), ('bob', 'Bob', '1990-01-01')`,
+  );
+  const config = parseConfig(LedgerConfig, { ...env.serviceEnv, METRICS_PORT: "0", LOG_LEVEL: "silent" });
+  if (!config.ok) throw new Error(config.message);
+  ledger = await startLedger(config.config, createLogger("ledger", "silent"));
+  events = await collectEvents(env, "ledger-test");
+  producer = await commandProducer(env);
+});
+afterAll(async () => {
+  await producer?.stop();
+  await events?.stop();
+  await ledger?.stop();
+  redis?.disconnect();
+  await pool?.end();
+  await env?.cleanup();
+});
+
+describe("ledger service", () => {
+  it("applies a command from Kafka to Postgres, publishes the outcome and caches the balance in Redis", async () => {
+    const earn = earnCommand("alice", "DANNON", 250, "2022-10-31T10:00:00Z");
+    await producer.send([earn]);
+    const [outcome] = await events.waitFor([earn.command_id]);
+    expect(outcome).toMatchObject({ status: "applied", user_id: "alice", seq: 1, response: { status: 201 } });
+    const { rows } = await pool.query("SELECT payer, points, remaining FROM lots WHERE user_id = 'alice'");
+    expect(rows).toEqual([{ payer: "DANNON", points: "250", remaining: "250" }]);
+    const cached = await redis.get(redisKeys(env.redisKeyPrefix).balance("alice"));
+    expect(cached).toBe('1:{"DANNON":250}');
+  });
+
+  it("applies a re-sent command once and publishes the same outcome again", async () => {
+    const spend = spendCommand("alice", 50);
+    await producer.send([spend]);
+    const [first] = await events.waitFor([spend.command_id]);
+    await producer.send([spend]);
+    await expect.poll(() => events.events.filter((e) => e.command_id === spend.command_id).length).toBe(2);
+    const copies = events.events.filter((e) => e.command_id === spend.command_id);
+    expect(copies[1]!.response).toEqual(first!.response);
+    const { rows } = await pool.query("SELECT total FROM accounts WHERE user_id = 'alice'");
+    expect(rows[0].total).toBe("200");
+  });
+
+  it("skips a message that is not a valid command and keeps applying the next ones", async () => {
+    await producer.sendRaw("bob", "{not json");
+    await producer.sendRaw("bob", JSON.stringify({ v: 1, type: "earn", user_id: "bob" }));
+    const earn = earnCommand("bob", "DANNON", 7, "2022-10-31T10:00:00Z");
+    await producer.send([earn]);
+    const [outcome] = await events.waitFor([earn.command_id]);
+    expect(outcome!.status).toBe("applied");
+  });
+
+  it("exposes Prometheus metrics", async () => {
+    const text = await (await fetch(`http://127.0.0.1:${ledger.metricsPort}/metrics`)).text();
+    expect(text).toMatch(/ledger_commands_total\{type="earn",status="applied"\} \d+/);
+    const invalid = Number(/ledger_invalid_commands_total (\d+)/.exec(text)?.[1]);
+    expect(invalid).toBe(2);
+  });
+});
