@@ -19,31 +19,37 @@ export interface TestStack {
   stop: () => Promise<void>;
 }
 
-export async function startStack(env: TestEnv, overrides: Record<string, string> = {}): Promise<TestStack> {
-  const base = {
-    ...env.serviceEnv,
-    ADMIN_TOKEN: TEST_ADMIN_TOKEN,
-    PORT: "0",
-    METRICS_PORT: "0",
-    LOG_LEVEL: "warn",
-  };
-  const ledger = await startLedger(
-    must(parseConfig(LedgerConfig, { ...base, ...overrides })),
-    createLogger("ledger", "warn"),
-  );
-  const gateway = await startGateway(
-    must(parseConfig(GatewayConfig, { ...base, ...overrides })),
+function baseEnv(env: TestEnv, overrides: Record<string, string>) {
+  const base = { ADMIN_TOKEN: TEST_ADMIN_TOKEN, PORT: "0", METRICS_PORT: "0", LOG_LEVEL: "warn" };
+  return { ...env.serviceEnv, ...base, ...overrides };
+}
+
+/** A gateway alone (a second instance, or one with other limits) on the file's infrastructure. */
+export function startTestGateway(
+  env: TestEnv,
+  overrides: Record<string, string> = {},
+): Promise<RunningGateway> {
+  return startGateway(
+    must(parseConfig(GatewayConfig, baseEnv(env, overrides))),
     createLogger("gateway", "warn"),
   );
-  return {
+}
+
+export async function startStack(env: TestEnv, overrides: Record<string, string> = {}): Promise<TestStack> {
+  const config = must(parseConfig(LedgerConfig, baseEnv(env, overrides)));
+  const ledger = await startLedger(config, createLogger("ledger", "warn"));
+  const gateway = await startTestGateway(env, overrides);
+  const stack: TestStack = {
     gateway,
     ledger,
     api: new Api(gateway.url),
     stop: async () => {
-      await gateway.stop();
+      // The test may have replaced the gateway (restart tests): stop the current one.
+      await stack.gateway.stop();
       await ledger.stop();
     },
   };
+  return stack;
 }
 
 function must<T>(r: { ok: true; config: T } | { ok: false; message: string }): T {

@@ -24,9 +24,10 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
   const redis = new Redis(config.REDIS_URL, redisOptions);
   const subscriber = new Redis(config.REDIS_URL); // pub/sub needs its own connection and must resubscribe
   for (const r of [redis, subscriber]) r.on("error", () => {});
-  const kafka = createKafka("gateway", config.KAFKA_BROKERS);
+  const kafka = createKafka("gateway", config.KAFKA_BROKERS, log);
   const producer = createProducer(kafka);
-  await producer.connect();
+  // The gateway starts and serves reads without Kafka; commands answer 503 until it connects.
+  const kafkaReady = keepConnecting("kafka producer", () => producer.connect(), log);
   const topics = topicNames(config.KAFKA_TOPIC_PREFIX);
   const keys = redisKeys(config.REDIS_KEY_PREFIX);
   const gatewayId = `gw-${randomBytes(6).toString("hex")}`;
@@ -38,7 +39,7 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
   const metrics = new Registry();
   collectDefaultMetrics({ register: metrics });
   const admin = kafka.admin();
-  await admin.connect();
+  const adminReady = keepConnecting("kafka admin", () => admin.connect(), log);
 
   const ctx: GatewayContext = {
     config,
@@ -72,10 +73,32 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
         server.close(() => resolve());
         server.closeIdleConnections();
       });
+      kafkaReady.cancel();
+      adminReady.cancel();
       await Promise.allSettled([producer.disconnect(), admin.disconnect()]);
       redis.disconnect();
       subscriber.disconnect();
       await pool.end();
     },
   };
+}
+
+const CONNECT_RETRY_MS = 2_000;
+
+/** Retries a connect in the background until it succeeds or is cancelled. */
+function keepConnecting(what: string, connect: () => Promise<void>, log: Logger): { cancel: () => void } {
+  let cancelled = false;
+  const attempt = async (): Promise<void> => {
+    while (!cancelled) {
+      try {
+        await connect();
+        return;
+      } catch (err) {
+        log.warn({ err: String(err) }, `${what} cannot connect; retrying`);
+        await new Promise((r) => setTimeout(r, CONNECT_RETRY_MS));
+      }
+    }
+  };
+  void attempt();
+  return { cancel: () => void (cancelled = true) };
 }

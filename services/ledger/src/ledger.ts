@@ -32,7 +32,7 @@ export async function startLedger(config: LedgerConfig, log: Logger): Promise<Ru
     commandTimeout: 2_000,
   });
   redis.on("error", () => {}); // reported where a call fails; reconnects on its own
-  const kafka = createKafka("ledger", config.KAFKA_BROKERS);
+  const kafka = createKafka("ledger", config.KAFKA_BROKERS, log);
   const producer = createProducer(kafka);
   const consumer = kafka.consumer({
     groupId: config.LEDGER_GROUP_ID,

@@ -1,5 +1,5 @@
 import { createTestEnv, type TestEnv } from "@points/testing";
-import { type Api, startStack, TEST_ADMIN_TOKEN, type TestStack } from "@points/testing/stack";
+import { Api, startStack, startTestGateway, TEST_ADMIN_TOKEN, type TestStack } from "@points/testing/stack";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
@@ -285,5 +285,100 @@ describe("entries", () => {
     const last = await api.call("GET", "/v1/users/rules-1/entries?page=3&page_size=2", { token: admin });
     expect(last.body.next).toBeNull();
     expect(last.body.results).toHaveLength(1);
+  });
+});
+
+describe("a gateway restart", () => {
+  it("replays an Idempotency-Key answer from before the restart and applies nothing", async () => {
+    await api.createMember("restart");
+    await tx("restart", "DANNON", 100, "2022-01-01T00:00:00Z");
+    const first = await spend("restart", 30, admin, { "Idempotency-Key": "before-restart" });
+    expect(first.status).toBe(200);
+    await stack.gateway.stop();
+    stack.gateway = await startTestGateway(env);
+    api = new Api(stack.gateway.url);
+    const replay = await spend("restart", 30, admin, { "Idempotency-Key": "before-restart" });
+    expect(replay).toMatchObject({ status: 200, body: first.body });
+    expect((await balance("restart")).body).toEqual({ DANNON: 70 });
+  });
+});
+
+describe("limits and degraded modes", () => {
+  it("answers 429 with Retry-After past a token's rate, never for the admin", async () => {
+    const limited = await startTestGateway(env, { RATE_LIMIT_PER_SECOND: "1", RATE_LIMIT_BURST: "3" });
+    try {
+      const client = new Api(limited.url);
+      const member = await client.memberToken("rules-5");
+      const answers = [];
+      for (let i = 0; i < 5; i++)
+        answers.push(await client.call("GET", "/v1/users/rules-5/balance", { token: member }));
+      const refused = answers.filter((a) => a.status === 429);
+      expect(refused.length).toBeGreaterThanOrEqual(1);
+      expect(refused[0]!.body.error.code).toBe("rate_limited");
+      expect(Number(refused[0]!.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
+      for (let i = 0; i < 6; i++)
+        expect((await client.call("GET", "/v1/users/rules-5/balance", { token: admin })).status).toBe(200);
+    } finally {
+      await limited.stop();
+    }
+  });
+
+  it("answers 503 unavailable for commands when Kafka is unreachable, and still serves reads", async () => {
+    const cut = await startTestGateway(env, { KAFKA_BROKERS: "127.0.0.1:1" });
+    try {
+      const client = new Api(cut.url);
+      const res = await client.call("POST", "/v1/users/rules-5/spend", { token: admin, body: { points: 1 } });
+      expect([res.status, res.body.error.code]).toEqual([503, "unavailable"]);
+      expect((await client.call("GET", "/v1/users/rules-5/balance", { token: admin })).status).toBe(200);
+      const health = await client.call("GET", "/health");
+      expect(health.status).toBe(503);
+      expect(health.body.checks.kafka).toMatch(/^down/);
+      expect(health.body.checks.postgres).toBe("ok");
+    } finally {
+      await cut.stop();
+    }
+  });
+});
+
+describe("operations", () => {
+  it("reports health of kafka, postgres and redis", async () => {
+    const res = await api.call("GET", "/health");
+    expect(res).toMatchObject({
+      status: 200,
+      body: { status: "ok", checks: { kafka: "ok", postgres: "ok", redis: "ok" } },
+    });
+  });
+
+  it("describes every route in OpenAPI 3.1 and serves interactive docs", async () => {
+    const doc = (await api.call("GET", "/openapi.json")).body;
+    expect(doc.openapi).toBe("3.1.0");
+    for (const path of [
+      "/v1/partners",
+      "/v1/partners/{id}/tokens",
+      "/v1/users/{userId}/transactions",
+      "/v1/users/{userId}/spend",
+      "/v1/users/{userId}/balance",
+      "/v1/users/{userId}/entries",
+      "/v1/commands/{id}",
+      "/v1/members",
+      "/v1/members/{loyalty_id}/tokens",
+      "/health",
+      "/metrics",
+    ]) {
+      expect(doc.paths, path).toHaveProperty([path]);
+    }
+    expect(
+      doc.paths["/v1/users/{userId}/spend"].post.requestBody.content["application/json"].schema,
+    ).toBeDefined();
+    const docs = await fetch(`${api.url}/docs/`);
+    expect(docs.status).toBe(200);
+    expect(await docs.text()).toContain("swagger-ui");
+  });
+
+  it("serves Prometheus metrics", async () => {
+    const res = await fetch(`${api.url}/metrics`);
+    expect(await res.text()).toMatch(
+      /gateway_request_seconds_count\{method="POST",route="\/v1\/users\/:userId\/spend",status="200"\} \d+/,
+    );
   });
 });
