@@ -79,6 +79,9 @@ async function devTokens(url: string, admin: string) {
     client_birthday: "1990-01-01",
   });
   const member = (await call("POST", "/v1/members/demo-member/tokens")).body.token;
+  // An SDK config file for the demo partner (packages/sdk/README.md, examples/partner-example.ts).
+  const config = { base_url: url, authority_id: "DEMO", token: partner };
+  writeFileSync(join(CACHE, "demo-partner.json"), `${JSON.stringify(config, null, 2)}\n`, { mode: 0o600 });
   return { partner, member };
 }
 
@@ -139,6 +142,7 @@ async function main(): Promise<void> {
     ADMIN_TOKEN           ${admin}
     partner DEMO          ${tokens.partner}
     member  demo-member   ${tokens.member}
+    SDK config for DEMO   .cache/demo-partner.json
 
   Ctrl-C stops everything npm start started.
 `);

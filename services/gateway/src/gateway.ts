@@ -28,6 +28,8 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
   const producer = createProducer(kafka);
   // The gateway starts and serves reads without Kafka; commands answer 503 until it connects.
   const kafkaReady = keepConnecting("kafka producer", () => producer.connect(), log);
+  // Give Kafka a moment, so a gateway started with the stack does not answer its first commands 503.
+  await Promise.race([kafkaReady.connected, new Promise((r) => setTimeout(r, KAFKA_START_WAIT_MS))]);
   const topics = topicNames(config.KAFKA_TOPIC_PREFIX);
   const keys = redisKeys(config.REDIS_KEY_PREFIX);
   const gatewayId = `gw-${randomBytes(6).toString("hex")}`;
@@ -84,9 +86,14 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
 }
 
 const CONNECT_RETRY_MS = 2_000;
+const KAFKA_START_WAIT_MS = 5_000;
 
 /** Retries a connect in the background until it succeeds or is cancelled. */
-function keepConnecting(what: string, connect: () => Promise<void>, log: Logger): { cancel: () => void } {
+function keepConnecting(
+  what: string,
+  connect: () => Promise<void>,
+  log: Logger,
+): { cancel: () => void; connected: Promise<void> } {
   let cancelled = false;
   const attempt = async (): Promise<void> => {
     while (!cancelled) {
@@ -99,6 +106,6 @@ function keepConnecting(what: string, connect: () => Promise<void>, log: Logger)
       }
     }
   };
-  void attempt();
-  return { cancel: () => void (cancelled = true) };
+  const connected = attempt();
+  return { cancel: () => void (cancelled = true), connected };
 }

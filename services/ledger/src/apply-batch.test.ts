@@ -1,5 +1,7 @@
 import { createPool, type Pool } from "@points/shared/db";
+import { adjust, earn, emptyBook, spend } from "@points/shared/ledger";
 import { createTestEnv, type TestEnv } from "@points/testing";
+import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { applyBatch } from "./apply-batch";
 import { earnCommand, spendCommand, useItemCommand, withId } from "./test-commands";
@@ -158,5 +160,132 @@ describe("applyBatch", () => {
       expect(row.explained_remaining).toBe(row.remaining);
       expect(row.explained_adjusted).toBe(row.adjusted);
     }
+  });
+});
+
+describe("applyBatch loading more than one page of lots", () => {
+  it("spends across many pages, negatives past other payers' lots, and re-places onto an old lot", async () => {
+    await pool.query(
+      "INSERT INTO members (loyalty_id, client_name, client_birthday) VALUES ('pages', 'P', '1990-01-01')",
+    );
+    const day = (d: number) =>
+      `2022-01-01T00:${String(Math.floor(d / 60)).padStart(2, "0")}:${String(d % 60).padStart(2, "0")}Z`;
+    // 300 one-point lots of A, then 50 of B stamped after all of them.
+    await applyBatch(
+      pool,
+      Array.from({ length: 300 }, (_, i) => earnCommand("pages", "A", 1, day(i))),
+    );
+    await applyBatch(
+      pool,
+      Array.from({ length: 50 }, (_, i) => earnCommand("pages", "B", 1, day(1000 + i))),
+    );
+    const spent = await applyBatch(pool, [spendCommand("pages", 290)]);
+    expect(spent.outcomes[0]!.response.body).toEqual([{ payer: "A", points: -290 }]);
+    // B's points all sit behind A's remaining 10 in spend order: a negative of 45 walks B's own lots.
+    const negative = await applyBatch(pool, [earnCommand("pages", "B", -45, day(2000))]);
+    expect(negative.outcomes[0]!.status).toBe("applied");
+    // An older B lot takes the deduction over, releasing B's newest adjusted lots.
+    await applyBatch(pool, [earnCommand("pages", "B", 40, day(0))]);
+    const { rows } = await pool.query(
+      "SELECT payer, sum(remaining)::int AS remaining, sum(adjusted)::int AS adjusted FROM lots WHERE user_id = 'pages' GROUP BY payer ORDER BY payer",
+    );
+    expect(rows).toEqual([
+      { payer: "A", remaining: 10, adjusted: 0 },
+      { payer: "B", remaining: 45, adjusted: 45 },
+    ]);
+    const { rows: old } = await pool.query(
+      "SELECT remaining, adjusted FROM lots WHERE user_id = 'pages' AND points = 40",
+    );
+    expect(old).toEqual([{ remaining: "0", adjusted: "40" }]);
+    const last = await applyBatch(pool, [spendCommand("pages", 55)]);
+    expect(last.outcomes[0]!.response.body).toEqual([
+      { payer: "A", points: -10 },
+      { payer: "B", points: -45 },
+    ]);
+  });
+});
+
+describe("applyBatch against the pure core", () => {
+  // The batch applier loads only a prefix of a user's lots (pages of LOTS_FIRST_PAGE, growing).
+  // Whatever the batch split, its decisions and final lots must equal the core run on the full book.
+  const payer = fc.constantFrom("A", "B", "C");
+  const command = fc.oneof(
+    {
+      weight: 8,
+      arbitrary: fc.record({
+        kind: fc.constant("earn" as const),
+        payer,
+        points: fc.integer({ min: 1, max: 2 }),
+        day: fc.integer({ min: 1, max: 28 }),
+      }),
+    },
+    {
+      weight: 1,
+      arbitrary: fc.record({
+        kind: fc.constant("negative" as const),
+        payer,
+        points: fc.integer({ min: 1, max: 40 }),
+        day: fc.integer({ min: 1, max: 28 }),
+      }),
+    },
+    {
+      weight: 1,
+      arbitrary: fc.record({ kind: fc.constant("spend" as const), points: fc.integer({ min: 20, max: 80 }) }),
+    },
+  );
+  let run = 0;
+
+  it("decides like the core for random commands and random batch splits", async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(command, { minLength: 80, maxLength: 160 }),
+        fc.array(fc.integer({ min: 1, max: 40 }), { minLength: 1, maxLength: 10 }),
+        async (cmds, splits) => {
+          const user = `prop${run++}`;
+          await pool.query(
+            "INSERT INTO members (loyalty_id, client_name, client_birthday) VALUES ($1, 'P', '1990-01-01')",
+            [user],
+          );
+          const commands = cmds.map((c) =>
+            c.kind === "spend"
+              ? spendCommand(user, c.points)
+              : earnCommand(
+                  user,
+                  c.payer,
+                  c.kind === "earn" ? c.points : -c.points,
+                  `2022-01-${String(c.day).padStart(2, "0")}T00:00:00Z`,
+                ),
+          );
+          const book = emptyBook(user);
+          const expected = commands.map((c) => {
+            if (c.type === "spend") return spend(book, { points: BigInt(c.points) }).ok;
+            const input = { payer: c.payer, points: BigInt(Math.abs(c.points)), ts: Date.parse(c.timestamp) };
+            return (c.points > 0 ? earn(book, input) : adjust(book, input)).ok;
+          });
+          const statuses: boolean[] = [];
+          for (let i = 0, s = 0; i < commands.length; s++) {
+            const size = splits[s % splits.length]!;
+            const result = await applyBatch(pool, commands.slice(i, i + size));
+            statuses.push(...result.outcomes.map((o) => o.status === "applied"));
+            i += size;
+          }
+          expect(statuses).toEqual(expected);
+          const { rows } = await pool.query(
+            "SELECT arrival, remaining, adjusted FROM lots WHERE user_id = $1 AND (remaining > 0 OR adjusted > 0) ORDER BY arrival",
+            [user],
+          );
+          const coreLots = [...book.lots]
+            .filter((l) => l.remaining > 0n || l.adjusted > 0n)
+            .sort((a, b) => (a.arrival < b.arrival ? -1 : 1))
+            .map((l) => ({
+              arrival: String(l.arrival),
+              remaining: String(l.remaining),
+              adjusted: String(l.adjusted),
+            }));
+          expect(rows).toEqual(coreLots);
+        },
+      ),
+      { numRuns: 25 },
+    );
   });
 });

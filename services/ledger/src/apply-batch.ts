@@ -3,7 +3,15 @@ import { inTransaction, type Pool } from "@points/shared/db";
 import { balances } from "@points/shared/ledger";
 import { type ApplyContext, applyCommand, type Decision, reject } from "./apply-command";
 import { BatchWrites } from "./batch-writes";
-import { type Account, commandKey, loadAccounts, loadCommands, loadEntries, loadLots } from "./store";
+import {
+  type Account,
+  commandKey,
+  type LotNeed,
+  loadAccounts,
+  loadCommands,
+  loadEntries,
+  loadLots,
+} from "./store";
 
 /**
  * Applies a batch of commands (in arrival order, possibly for many users) in ONE Postgres
@@ -32,11 +40,13 @@ export async function applyBatch(
   now = new Date(),
 ): Promise<BatchResult> {
   return inTransaction(pool, async (db) => {
+    // Lock the users first: a second ledger still holding a revoked partition then waits, and
+    // sees this batch's commands as decided when it gets the locks.
+    const accounts = await loadAccounts(db, unique(commands.map((c) => c.user_id)));
     const known = await loadCommands(db, commands);
     const fresh = commands.filter((c) => !known.has(commandKey(c.user_id, c.command_id)));
-    const accounts = await loadAccounts(db, unique(fresh.map((c) => c.user_id)));
     const writes = new BatchWrites();
-    await loadLots(db, accounts, usersNeedingLots(fresh, accounts));
+    await loadLots(db, accounts, lotNeeds(fresh, accounts));
     for (const [userId, { book }] of accounts) {
       for (const lot of book.lots) writes.knowLot(userId, lot.arrival, lot.remaining, lot.adjusted);
     }
@@ -119,18 +129,36 @@ export function actorName(cmd: LedgerCommand): string {
 }
 
 /**
- * Lots are loaded only for users whose commands may walk them: spends, negatives, and earns of a
- * payer that has negatives to re-place. A batch of plain earns loads no lots at all.
+ * What each user's commands in this batch may walk (see LotNeed). A batch of plain earns of
+ * payers without negatives needs no lots at all.
  */
-function usersNeedingLots(commands: LedgerCommand[], accounts: Map<string, Account>): string[] {
-  const users = new Set<string>();
+function lotNeeds(commands: LedgerCommand[], accounts: Map<string, Account>): Map<string, LotNeed> {
+  const needs = new Map<string, LotNeed>();
+  const needOf = (userId: string) => {
+    const need = needs.get(userId) ?? { spend: 0n, negatives: 0n, payers: new Map() };
+    needs.set(userId, need);
+    return need;
+  };
   for (const c of commands) {
-    if (c.type === "spend" || (c.type === "earn" && c.points < 0)) users.add(c.user_id);
-    if (c.type === "earn" && (accounts.get(c.user_id)?.book.payers.get(c.payer)?.adjusted ?? 0n) > 0n) {
-      users.add(c.user_id);
+    const book = accounts.get(c.user_id)?.book;
+    if (!book || c.type === "use_item") continue;
+    if (c.type === "spend") {
+      needOf(c.user_id).spend += BigInt(c.points);
+    } else if (c.points < 0) {
+      const need = needOf(c.user_id);
+      const payer = need.payers.get(c.payer) ?? { live: 0n, adjusted: true };
+      need.payers.set(c.payer, { live: payer.live - BigInt(c.points), adjusted: true });
+      need.negatives -= BigInt(c.points);
+    } else if ((book.payers.get(c.payer)?.adjusted ?? 0n) > 0n || needs.get(c.user_id)?.payers.has(c.payer)) {
+      const need = needOf(c.user_id);
+      need.payers.set(c.payer, { live: need.payers.get(c.payer)?.live ?? 0n, adjusted: true });
     }
   }
-  return [...users].filter((u) => accounts.has(u));
+  // Spends may take a payer's lots too, so a negative's cover includes the user's spends.
+  for (const need of needs.values()) {
+    for (const p of need.payers.values()) if (p.live > 0n) p.live += need.spend;
+  }
+  return needs;
 }
 
 function cachedBalances(accounts: Map<string, Account>, userIds: string[]): BatchResult["balances"] {

@@ -120,7 +120,7 @@ describe("ledger crash", () => {
     expect(statuses).toEqual([{ status: "applied", n: COMMANDS }]);
 
     victim.kill("SIGTERM");
-    const [code] = (await new Promise((r) => victim.once("exit", (...a) => r(a)))) as [number | null];
+    const code = await new Promise<number | null>((r) => victim.once("exit", (c) => r(c)));
     expect(code).toBe(0);
   });
 });

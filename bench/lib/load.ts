@@ -1,0 +1,59 @@
+import autocannon from "autocannon";
+
+/** One autocannon run on loopback: req/s and latency percentiles (ms). */
+export type LoadResult = {
+  reqPerS: number;
+  p50Ms: number;
+  p99Ms: number;
+  non2xx: number;
+  errors: number;
+  total2xx: number;
+};
+
+export interface LoadOptions {
+  url: string;
+  method: "GET" | "POST";
+  connections: number;
+  durationS: number;
+  token: string;
+  /** Path (and body) per request, e.g. cycling over users. */
+  next: () => { path: string; body?: string };
+}
+
+export async function runLoad(o: LoadOptions): Promise<LoadResult> {
+  const result = await autocannon({
+    url: o.url,
+    connections: o.connections,
+    duration: o.durationS,
+    headers: { authorization: `Bearer ${o.token}`, "content-type": "application/json" },
+    requests: [
+      {
+        method: o.method,
+        setupRequest: (req) => {
+          const { path, body } = o.next();
+          return { ...req, path, ...(body ? { body } : {}) };
+        },
+      },
+    ],
+  });
+  return {
+    reqPerS: result.requests.average,
+    p50Ms: result.latency.p50,
+    p99Ms: result.latency.p99,
+    non2xx: result.non2xx,
+    errors: result.errors + result.timeouts,
+    total2xx: result["2xx"],
+  };
+}
+
+export function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+/** Median of each field over runs. */
+export function medianOf<T extends Record<string, number>>(runs: T[]): T {
+  const keys = Object.keys(runs[0]!) as (keyof T)[];
+  return Object.fromEntries(keys.map((k) => [k, median(runs.map((r) => r[k] as number))])) as T;
+}

@@ -1,0 +1,162 @@
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { ensureDatabase, migrate } from "@points/shared/db";
+import { ensurePostgres, ensureRedis, loadBrokerModule, REPO_ROOT } from "@points/testing/infra";
+import pg from "pg";
+
+/**
+ * A benchmark stack: the machine's Postgres and Redis, a real Kafka broker (the running one or
+ * one the launcher starts), a fresh database and topic prefix, and the services as separate
+ * processes so each one's peak RSS can be read from /proc.
+ */
+export const ADMIN_TOKEN = "bench-admin-token-0123456789";
+export type ServiceName = "gateway" | "ledger" | "ingest";
+
+export interface BenchStack {
+  url: string;
+  env: Record<string, string>;
+  databaseUrl: string;
+  start: (name: ServiceName) => Promise<void>;
+  stop: (name: ServiceName) => Promise<void>;
+  peakRssMb: () => Record<string, number>;
+  shutdown: () => Promise<void>;
+}
+
+const log = (m: string) => process.stderr.write(`[bench] ${m}\n`);
+
+export async function startBenchStack(tag: string, port = 18080): Promise<BenchStack> {
+  const adminUrl = process.env.BENCH_POSTGRES_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
+  await ensurePostgres(adminUrl, log);
+  await ensureRedis("redis://127.0.0.1:6379", log);
+  const broker = await loadBrokerModule();
+  const kafka = await broker.ensureKafka({ brokers: process.env.KAFKA_BROKERS ?? "127.0.0.1:9092", log });
+  const database = `points_bench_${tag}`;
+  const admin = new pg.Client({ connectionString: adminUrl });
+  await admin.connect();
+  await admin.query(`DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`);
+  await admin.end();
+  const databaseUrl = adminUrl.replace(/\/[^/]*$/, `/${database}`);
+  await ensureDatabase(databaseUrl);
+  await migrate(databaseUrl);
+  const prefix = `bench${Date.now().toString(36)}.`;
+  await broker.createTopics({ brokers: kafka.brokers, topicPrefix: prefix, log: () => {} });
+  const env = {
+    DATABASE_URL: databaseUrl,
+    REDIS_URL: "redis://127.0.0.1:6379",
+    KAFKA_BROKERS: kafka.brokers,
+    KAFKA_TOPIC_PREFIX: prefix,
+    REDIS_KEY_PREFIX: `${prefix}:`,
+    LEDGER_GROUP_ID: `${prefix}ledger`,
+    INGEST_GROUP_ID: `${prefix}ingest`,
+    ADMIN_TOKEN,
+    PORT: String(port),
+    METRICS_PORT: "0",
+    LOG_LEVEL: "warn",
+    RATE_LIMIT_PER_SECOND: "1000000",
+    RATE_LIMIT_BURST: "1000000",
+  };
+  const children = new Map<ServiceName, ChildProcess>();
+  const peaks: Record<string, number> = {};
+  const url = `http://127.0.0.1:${port}`;
+
+  const stack: BenchStack = {
+    url,
+    env,
+    databaseUrl,
+    start: async (name) => {
+      const child = spawn(
+        process.execPath,
+        ["--import", "tsx", join(REPO_ROOT, `services/${name}/src/main.ts`)],
+        {
+          cwd: REPO_ROOT,
+          env: { ...process.env, ...env },
+          stdio: ["ignore", "ignore", "inherit"],
+        },
+      );
+      children.set(name, child);
+      if (name === "gateway") await waitHealthy(url);
+      else await new Promise((r) => setTimeout(r, 3_000)); // consumer group join
+    },
+    stop: async (name) => {
+      const child = children.get(name);
+      if (!child || child.exitCode !== null) return;
+      recordPeak(name, child, peaks);
+      child.kill("SIGTERM");
+      await new Promise((r) => child.once("exit", r));
+      children.delete(name);
+    },
+    peakRssMb: () => {
+      for (const [name, child] of children) recordPeak(name, child, peaks);
+      return { ...peaks };
+    },
+    shutdown: async () => {
+      for (const name of [...children.keys()]) await stack.stop(name);
+      await kafka.stop();
+    },
+  };
+  return stack;
+}
+
+/** VmHWM: the kernel's record of the process's peak resident set. */
+function recordPeak(name: string, child: ChildProcess, peaks: Record<string, number>): void {
+  try {
+    const status = readFileSync(`/proc/${child.pid}/status`, "utf8");
+    const kb = Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? 0);
+    peaks[name] = Math.max(peaks[name] ?? 0, Math.round(kb / 1024));
+  } catch {}
+}
+
+async function waitHealthy(url: string): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    if (
+      await fetch(`${url}/health`).then(
+        (r) => r.ok,
+        () => false,
+      )
+    )
+      return;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error("gateway did not become healthy");
+}
+
+/** The machine's own limits in this session: redis-benchmark GET and pgbench -N (req/s). */
+export function machineLimits(): { redisGetPerS: number; pgbenchTps: number } {
+  const redisOut = execFileSync("redis-benchmark", ["-t", "get", "-n", "200000", "-c", "50", "-q"], {
+    encoding: "utf8",
+  });
+  const redisGetPerS = Number(/GET: ([\d.]+) requests per second/.exec(redisOut)?.[1] ?? 0);
+  const db = "points_bench_pgbench";
+  execFileSync("psql", [
+    "-h",
+    "127.0.0.1",
+    "-U",
+    "postgres",
+    "-qc",
+    `DROP DATABASE IF EXISTS ${db}`,
+    "postgres",
+  ]);
+  execFileSync("psql", ["-h", "127.0.0.1", "-U", "postgres", "-qc", `CREATE DATABASE ${db}`, "postgres"]);
+  execFileSync("pgbench", ["-h", "127.0.0.1", "-U", "postgres", "-i", "-q", "-s", "10", db], {
+    stdio: "ignore",
+  });
+  const pgOut = execFileSync(
+    "pgbench",
+    ["-h", "127.0.0.1", "-U", "postgres", "-N", "-c", "8", "-j", "2", "-T", "10", db],
+    {
+      encoding: "utf8",
+    },
+  );
+  const pgbenchTps = Number(/tps = ([\d.]+)/.exec(pgOut)?.[1] ?? 0);
+  execFileSync("psql", [
+    "-h",
+    "127.0.0.1",
+    "-U",
+    "postgres",
+    "-qc",
+    `DROP DATABASE IF EXISTS ${db}`,
+    "postgres",
+  ]);
+  return { redisGetPerS, pgbenchTps };
+}
