@@ -52,6 +52,7 @@ export function renderChart(rows: Row[]): string {
   const height = bars.length * (barH + 8) + 50;
   const parts = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif" font-size="12">`,
+    "<title>Points ledger benchmark: achieved / target</title>",
     `<text x="10" y="18" font-weight="bold">Achieved / target (1.0 = target met; capped at 2)</text>`,
   ];
   bars.forEach((r, i) => {

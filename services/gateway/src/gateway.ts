@@ -107,5 +107,8 @@ function keepConnecting(
     }
   };
   const connected = attempt();
-  return { cancel: () => void (cancelled = true), connected };
+  const cancel = () => {
+    cancelled = true;
+  };
+  return { cancel, connected };
 }
