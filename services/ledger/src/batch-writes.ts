@@ -107,21 +107,30 @@ export class BatchWrites {
     return [...this.accounts.keys()];
   }
 
+  /**
+   * Writes the whole batch in ONE statement: each table's write is a data-modifying CTE. They
+   * touch different rows (an entry used in the same batch is inserted already marked used), so
+   * sharing one snapshot is safe, and the batch costs one round trip however large it is.
+   */
   async write(db: PoolClient): Promise<void> {
-    await this.writeCommands(db);
-    if (this.accounts.size === 0) return;
-    await this.writeEntries(db);
-    await this.writeLots(db);
-    await this.writeAllocations(db);
-    await this.writePayers(db);
-    await this.writeItemsUsed(db);
-    await this.writeAccounts(db);
+    const parts = [
+      this.commandsPart(),
+      this.entriesPart(),
+      ...this.lotsParts(),
+      this.allocationsPart(),
+      this.payersPart(),
+      this.itemsUsedPart(),
+      this.accountsPart(),
+    ].filter((p): p is Part => p !== null);
+    if (parts.length === 0) return;
+    const { sql, params } = combine(parts);
+    await db.query(sql, params);
   }
 
-  private async writeCommands(db: PoolClient): Promise<void> {
+  private commandsPart(): Part | null {
     const c = this.commands;
-    if (c.length === 0) return;
-    await db.query(
+    if (c.length === 0) return null;
+    return part(
       `INSERT INTO commands (user_id, command_id, request_hash, type, status, actor, response, seq)
        SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::jsonb[], $8::bigint[])`,
       [
@@ -137,10 +146,10 @@ export class BatchWrites {
     );
   }
 
-  private async writeEntries(db: PoolClient): Promise<void> {
+  private entriesPart(): Part | null {
     const e = this.entries;
-    if (e.length === 0) return;
-    await db.query(
+    if (e.length === 0) return null;
+    return part(
       `INSERT INTO entries (user_id, entry_id, seq, type, authority_id, payer, amount, ts, created_on, reason,
                             item_name, item_data, item_used, command_id, allocations)
        SELECT * FROM unnest($1::text[], $2::uuid[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::bigint[],
@@ -166,46 +175,51 @@ export class BatchWrites {
     );
   }
 
-  private async writeLots(db: PoolClient): Promise<void> {
+  private lotsParts(): Part[] {
     const all = [...this.lots.values()];
     const created = all.filter((l) => l.created);
-    const updated = all.filter((l) => !l.created);
+    const changed = all.filter((l) => !l.created && l.dirty);
+    const parts: Part[] = [];
     if (created.length > 0) {
-      await db.query(
-        `INSERT INTO lots (user_id, arrival, entry_id, payer, ts, points, remaining, adjusted)
+      parts.push(
+        part(
+          `INSERT INTO lots (user_id, arrival, entry_id, payer, ts, points, remaining, adjusted)
          SELECT * FROM unnest($1::text[], $2::bigint[], $3::uuid[], $4::text[], $5::timestamptz[], $6::bigint[],
                               $7::bigint[], $8::bigint[])`,
-        [
-          created.map((l) => l.user_id),
-          created.map((l) => l.arrival.toString()),
-          created.map((l) => l.created!.entry_id),
-          created.map((l) => l.created!.payer),
-          created.map((l) => l.created!.ts),
-          created.map((l) => l.created!.points.toString()),
-          created.map((l) => l.remaining.toString()),
-          created.map((l) => l.adjusted.toString()),
-        ],
+          [
+            created.map((l) => l.user_id),
+            created.map((l) => l.arrival.toString()),
+            created.map((l) => l.created!.entry_id),
+            created.map((l) => l.created!.payer),
+            created.map((l) => l.created!.ts),
+            created.map((l) => l.created!.points.toString()),
+            created.map((l) => l.remaining.toString()),
+            created.map((l) => l.adjusted.toString()),
+          ],
+        ),
       );
     }
-    const changed = updated.filter((l) => l.dirty);
-    if (changed.length === 0) return;
-    await db.query(
-      `UPDATE lots SET remaining = v.remaining, adjusted = v.adjusted
+    if (changed.length === 0) return parts;
+    parts.push(
+      part(
+        `UPDATE lots SET remaining = v.remaining, adjusted = v.adjusted
          FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[]) AS v(user_id, arrival, remaining, adjusted)
         WHERE lots.user_id = v.user_id AND lots.arrival = v.arrival`,
-      [
-        changed.map((l) => l.user_id),
-        changed.map((l) => l.arrival.toString()),
-        changed.map((l) => l.remaining.toString()),
-        changed.map((l) => l.adjusted.toString()),
-      ],
+        [
+          changed.map((l) => l.user_id),
+          changed.map((l) => l.arrival.toString()),
+          changed.map((l) => l.remaining.toString()),
+          changed.map((l) => l.adjusted.toString()),
+        ],
+      ),
     );
+    return parts;
   }
 
-  private async writeAllocations(db: PoolClient): Promise<void> {
+  private allocationsPart(): Part | null {
     const a = this.allocations;
-    if (a.length === 0) return;
-    await db.query(
+    if (a.length === 0) return null;
+    return part(
       `INSERT INTO allocations (user_id, entry_id, arrival, payer, remaining_delta, adjusted_delta)
        SELECT * FROM unnest($1::text[], $2::uuid[], $3::bigint[], $4::text[], $5::bigint[], $6::bigint[])`,
       [
@@ -219,10 +233,10 @@ export class BatchWrites {
     );
   }
 
-  private async writePayers(db: PoolClient): Promise<void> {
+  private payersPart(): Part | null {
     const p = [...this.payers.values()];
-    if (p.length === 0) return;
-    await db.query(
+    if (p.length === 0) return null;
+    return part(
       `INSERT INTO payer_balances (user_id, payer, available, adjusted, first_seen)
        SELECT v.user_id, v.payer, v.available, v.adjusted, v.ord
          FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::bigint[]) AS v(user_id, payer, available, adjusted, ord)
@@ -237,10 +251,13 @@ export class BatchWrites {
     );
   }
 
-  private async writeItemsUsed(db: PoolClient): Promise<void> {
-    const u = this.itemsUsed;
-    if (u.length === 0) return;
-    await db.query(
+  private itemsUsedPart(): Part | null {
+    // Entries created in this batch are inserted already marked used (one snapshot: an UPDATE
+    // in the same statement would not see them).
+    const created = new Set(this.entries.map((e) => e.entry_id));
+    const u = this.itemsUsed.filter((x) => !created.has(x.entry_id));
+    if (u.length === 0) return null;
+    return part(
       `UPDATE entries SET item_used = true
          FROM unnest($1::text[], $2::uuid[]) AS v(user_id, entry_id)
         WHERE entries.user_id = v.user_id AND entries.entry_id = v.entry_id`,
@@ -248,14 +265,37 @@ export class BatchWrites {
     );
   }
 
-  private async writeAccounts(db: PoolClient): Promise<void> {
+  private accountsPart(): Part | null {
     const ids = [...this.accounts.keys()];
+    if (ids.length === 0) return null;
     const a = ids.map((id) => this.accounts.get(id)!);
-    await db.query(
+    return part(
       `UPDATE accounts SET seq = v.seq, next_arrival = v.next_arrival, total = v.total
          FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[]) AS v(user_id, seq, next_arrival, total)
         WHERE accounts.user_id = v.user_id`,
       [ids, a.map((x) => x.seq), a.map((x) => x.next_arrival.toString()), a.map((x) => x.total.toString())],
     );
   }
+}
+
+/** One table's write: SQL with its own $1..$n placeholders, and their values. */
+interface Part {
+  sql: string;
+  params: unknown[];
+}
+
+function part(sql: string, params: unknown[]): Part {
+  return { sql, params };
+}
+
+/** Joins parts into one statement of data-modifying CTEs, renumbering placeholders. */
+export function combine(parts: Part[]): Part {
+  const params: unknown[] = [];
+  const ctes = parts.map((p, i) => {
+    const offset = params.length;
+    params.push(...p.params);
+    const sql = p.sql.replace(/\$(\d+)/g, (_m, n: string) => `$${Number(n) + offset}`);
+    return `w${i} AS (${sql})`;
+  });
+  return { sql: `WITH ${ctes.join(",\n")}\nSELECT 1`, params };
 }

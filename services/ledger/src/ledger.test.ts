@@ -55,7 +55,9 @@ describe("ledger service", () => {
     await producer.send([spend]);
     const [first] = await events.waitFor([spend.command_id]);
     await producer.send([spend]);
-    await expect.poll(() => events.events.filter((e) => e.command_id === spend.command_id).length).toBe(2);
+    await expect
+      .poll(() => events.events.filter((e) => e.command_id === spend.command_id).length, { timeout: 30_000 })
+      .toBe(2);
     const copies = events.events.filter((e) => e.command_id === spend.command_id);
     expect(copies[1]!.response).toEqual(first!.response);
     const { rows } = await pool.query("SELECT total FROM accounts WHERE user_id = 'alice'");
