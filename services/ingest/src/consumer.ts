@@ -1,0 +1,132 @@
+import type { Pool } from "@points/shared/db";
+import type { Logger } from "@points/shared/logger";
+import type { Consumer, EachBatchPayload, KafkaMessage, Message } from "kafkajs";
+import { claimEvents, eventKey } from "./event-claims";
+import type { IngestMetrics } from "./metrics";
+import type { PartnerSecrets } from "./partner-secrets";
+import { commandMessage, deadLetter, earnCommand, type IngestPublisher } from "./publisher";
+import { type DlqCode, type Verdict, verifyPartnerEvent } from "./verify-partner-event";
+
+/**
+ * The ingest loop over `partner.transactions`. Per chunk of a fetched batch: verify every message
+ * (signature, JSON, schema, key), claim the event ids, publish commands and dead letters, and only
+ * then commit the chunk's offsets. A crash anywhere redelivers the chunk; the deterministic command
+ * id makes the ledger answer a repeat instead of applying it again.
+ *
+ * Bad input never throws here: it becomes a dead letter. Only infrastructure failures (Postgres,
+ * Kafka) throw, and those pause this partition with backoff rather than skip anything.
+ */
+export const CHUNK_MESSAGES_MAX = 2_000;
+const RETRY_DELAY_MS_MIN = 100;
+const RETRY_DELAY_MS_MAX = 5_000;
+
+export interface IngestDeps {
+  consumer: Consumer;
+  pool: Pool;
+  secrets: PartnerSecrets;
+  publisher: IngestPublisher;
+  metrics: IngestMetrics;
+  log: Logger;
+  topic: string;
+  partitionsConcurrency: number;
+}
+
+export async function runIngestConsumer(deps: IngestDeps): Promise<void> {
+  // From the beginning: a new deployment must not skip events produced before it first ran.
+  await deps.consumer.subscribe({ topic: deps.topic, fromBeginning: true });
+  await deps.consumer.run({
+    autoCommit: false,
+    eachBatchAutoResolve: false,
+    partitionsConsumedConcurrently: deps.partitionsConcurrency,
+    eachBatch: (payload) => ingestKafkaBatch(deps, payload),
+  });
+}
+
+async function ingestKafkaBatch(deps: IngestDeps, payload: EachBatchPayload): Promise<void> {
+  const { batch } = payload;
+  for (let start = 0; start < batch.messages.length; start += CHUNK_MESSAGES_MAX) {
+    if (!payload.isRunning() || payload.isStale()) return;
+    const chunk = batch.messages.slice(start, start + CHUNK_MESSAGES_MAX);
+    await withRetry(deps, payload, () => ingestChunk(deps, batch.partition, chunk));
+    const last = chunk[chunk.length - 1]!;
+    payload.resolveOffset(last.offset);
+    await deps.consumer.commitOffsets([
+      { topic: batch.topic, partition: batch.partition, offset: (BigInt(last.offset) + 1n).toString() },
+    ]);
+    await payload.heartbeat();
+  }
+}
+
+async function ingestChunk(deps: IngestDeps, partition: number, chunk: KafkaMessage[]): Promise<void> {
+  const started = performance.now();
+  const verdicts = await verifyChunk(deps, chunk);
+  const accepted = verdicts.flatMap((v) => (v.ok ? [v.accepted] : []));
+  const owners = accepted.length > 0 ? await claimEvents(deps.pool, accepted) : new Map<string, string>();
+  const now = Date.now();
+  const commands: Message[] = [];
+  const deadLetters: Message[] = [];
+  const codes: DlqCode[] = [];
+  chunk.forEach((message, i) => {
+    const route = routeOf(verdicts[i]!, owners);
+    if (route.ok) {
+      commands.push(commandMessage(earnCommand(route.accepted, now)));
+    } else {
+      deadLetters.push(deadLetter(message, partition, route.code, route.message));
+      codes.push(route.code);
+    }
+  });
+  await deps.publisher.publish(commands, deadLetters);
+  deps.metrics.observeChunk(commands.length, codes, performance.now() - started);
+  if (codes.length > 0) {
+    deps.log.warn({ partition, dead_letters: codes.length }, "partner messages dead-lettered");
+  }
+}
+
+/**
+ * Verifies with the cached secrets; messages that fail only because the cache may predate a new
+ * or rotated partner are checked again against secrets loaded after this verification began.
+ */
+async function verifyChunk(deps: IngestDeps, chunk: KafkaMessage[]): Promise<Verdict[]> {
+  const verifiedAt = Date.now();
+  const verdicts = chunk.map((m) => verifyPartnerEvent(m, deps.secrets.get));
+  if (!verdicts.some((v) => !v.ok && v.secretMayBeStale)) return verdicts;
+  await deps.secrets.refreshSince(verifiedAt);
+  return verdicts.map((v, i) =>
+    !v.ok && v.secretMayBeStale ? verifyPartnerEvent(chunk[i]!, deps.secrets.get) : v,
+  );
+}
+
+/** An accepted event still goes to the DLQ when its event id already belongs to other content. */
+function routeOf(verdict: Verdict, owners: Map<string, string>): Verdict {
+  if (!verdict.ok) return verdict;
+  const { partnerId, event, requestHash } = verdict.accepted;
+  if (owners.get(eventKey(partnerId, event.event_id)) === requestHash) return verdict;
+  return {
+    ok: false,
+    code: "event_id_reused",
+    message: `event_id ${event.event_id} was already used with other content (user, points, timestamp or reason)`,
+  };
+}
+
+/** Postgres or Kafka being down pauses this partition (with backoff) instead of skipping messages. */
+async function withRetry(
+  deps: IngestDeps,
+  payload: EachBatchPayload,
+  work: () => Promise<void>,
+): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await work();
+    } catch (err) {
+      if (!payload.isRunning() || payload.isStale()) throw err;
+      const delay = Math.min(RETRY_DELAY_MS_MAX, RETRY_DELAY_MS_MIN * 2 ** attempt);
+      deps.log.error(
+        { err: String(err), attempt, delay, partition: payload.batch.partition },
+        "chunk failed; retrying",
+      );
+      deps.metrics.chunkRetries.inc();
+      await new Promise((r) => setTimeout(r, delay));
+      await payload.heartbeat();
+    }
+  }
+}

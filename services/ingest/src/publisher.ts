@@ -1,0 +1,111 @@
+import { COMMAND_VERSION, type EarnCommand } from "@points/shared";
+import type { IHeaders, KafkaMessage, Message, Producer, TopicMessages } from "kafkajs";
+import type { AcceptedEvent, DlqCode } from "./verify-partner-event";
+
+/**
+ * Writes a chunk's results: earn commands to `ledger.commands` (keyed by user) and dead letters to
+ * `partner.transactions.dlq` (as received), in as few produce requests as possible, each fully
+ * acknowledged (acks -1) before the caller commits the source offsets.
+ *
+ * kafkajs puts everything for one partition into one record batch, and the broker refuses a
+ * record batch over max.message.bytes (1 MiB by default). Sends are therefore split by bytes, so
+ * a chunk whose events all belong to one user cannot become an unsendable (stalling) request.
+ */
+export const SEND_BYTES_MAX = 512 * 1024;
+const ERROR_MESSAGE_CHARS_MAX = 1_000;
+/** Headers this service adds to a dead letter; stale copies (a replayed dead letter) are dropped. */
+const DLQ_HEADERS = ["x-error-code", "x-error-message", "x-original-partition", "x-original-offset"];
+const RECORD_OVERHEAD_BYTES = 64;
+
+export function earnCommand(accepted: AcceptedEvent, now = Date.now()): EarnCommand {
+  const { partnerId, event } = accepted;
+  return {
+    v: COMMAND_VERSION,
+    type: "earn",
+    command_id: accepted.commandId,
+    user_id: event.user_id,
+    actor: { role: "partner", id: partnerId },
+    request_hash: accepted.requestHash,
+    sent_at: now,
+    payer: partnerId,
+    points: event.points,
+    timestamp: event.timestamp,
+    authority_id: partnerId,
+    ...(event.reason !== undefined ? { reason: event.reason } : {}),
+    render: "transaction",
+    event_id: event.event_id,
+  };
+}
+
+export function commandMessage(command: EarnCommand): Message {
+  return { key: command.user_id, value: JSON.stringify(command) };
+}
+
+export function deadLetter(source: KafkaMessage, partition: number, code: DlqCode, message: string): Message {
+  const headers: IHeaders = {};
+  for (const [name, value] of Object.entries(source.headers ?? {})) {
+    if (value !== undefined && !DLQ_HEADERS.includes(name)) headers[name] = value;
+  }
+  headers["x-error-code"] = code;
+  headers["x-error-message"] = message.slice(0, ERROR_MESSAGE_CHARS_MAX);
+  headers["x-original-partition"] = String(partition);
+  headers["x-original-offset"] = source.offset;
+  return { key: source.key, value: source.value, headers };
+}
+
+export class IngestPublisher {
+  constructor(
+    private readonly producer: Producer,
+    private readonly commandsTopic: string,
+    private readonly dlqTopic: string,
+  ) {}
+
+  /** Resolves once Kafka acknowledged every message; order within each topic is kept. */
+  async publish(commands: Message[], deadLetters: Message[]): Promise<void> {
+    for (const group of splitByBytes(commands, deadLetters)) {
+      const topicMessages: TopicMessages[] = [];
+      if (group.commands.length > 0)
+        topicMessages.push({ topic: this.commandsTopic, messages: group.commands });
+      if (group.dlq.length > 0) topicMessages.push({ topic: this.dlqTopic, messages: group.dlq });
+      await this.producer.sendBatch({ acks: -1, topicMessages });
+    }
+  }
+}
+
+interface SendGroup {
+  commands: Message[];
+  dlq: Message[];
+  bytes: number;
+}
+
+function splitByBytes(commands: Message[], deadLetters: Message[]): SendGroup[] {
+  const groups: SendGroup[] = [];
+  let current: SendGroup = { commands: [], dlq: [], bytes: 0 };
+  const add = (message: Message, into: "commands" | "dlq") => {
+    const bytes = messageBytes(message);
+    if (current.bytes > 0 && current.bytes + bytes > SEND_BYTES_MAX) {
+      groups.push(current);
+      current = { commands: [], dlq: [], bytes: 0 };
+    }
+    current[into].push(message);
+    current.bytes += bytes;
+  };
+  for (const m of commands) add(m, "commands");
+  for (const m of deadLetters) add(m, "dlq");
+  if (current.bytes > 0) groups.push(current);
+  return groups;
+}
+
+function messageBytes(message: Message): number {
+  let bytes = RECORD_OVERHEAD_BYTES + byteLength(message.key) + byteLength(message.value);
+  for (const [name, value] of Object.entries(message.headers ?? {})) {
+    const values = Array.isArray(value) ? value : [value];
+    for (const v of values) bytes += name.length + byteLength(v);
+  }
+  return bytes;
+}
+
+function byteLength(value: Buffer | string | null | undefined): number {
+  if (value === null || value === undefined) return 0;
+  return typeof value === "string" ? Buffer.byteLength(value) : value.length;
+}
