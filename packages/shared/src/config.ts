@@ -61,6 +61,8 @@ export type LedgerConfig = z.infer<typeof LedgerConfig>;
 
 export const IngestConfig = CommonConfig.extend({
   INGEST_GROUP_ID: z.string().min(1).default("ingest"),
+  /** Partitions verified and forwarded at once. */
+  INGEST_PARTITIONS_CONCURRENCY: positiveInt.max(64).default(4),
   METRICS_PORT: port.default(9102),
 });
 export type IngestConfig = z.infer<typeof IngestConfig>;

@@ -1,4 +1,4 @@
-import { Kafka, type LogEntry, logLevel, Partitioners, type Producer } from "kafkajs";
+import { Kafka, type LogEntry, logLevel, type Message, Partitioners, type Producer } from "kafkajs";
 import type { Logger } from "./logger";
 
 /** Kafka client set-up shared by every service, with the settings kafkajs needs to behave. */
@@ -41,4 +41,50 @@ function forward(log: Logger, { level, log: entry }: LogEntry): void {
   } else {
     log.debug(data, message);
   }
+}
+
+/**
+ * kafkajs puts everything for one partition into one record batch, and the broker refuses a
+ * batch over max.message.bytes (1 MiB by default): a send that large would fail, be retried,
+ * and stall its partition forever. Every multi-message send is split below this size.
+ */
+export const SEND_BYTES_MAX = 512 * 1024;
+const RECORD_OVERHEAD_BYTES = 64;
+
+export function messageBytes(message: Message): number {
+  let bytes = RECORD_OVERHEAD_BYTES + byteLength(message.key) + byteLength(message.value);
+  for (const [name, value] of Object.entries(message.headers ?? {})) {
+    const values = Array.isArray(value) ? value : [value];
+    for (const v of values) bytes += name.length + byteLength(v as Buffer | string | undefined);
+  }
+  return bytes;
+}
+
+function byteLength(value: Buffer | string | null | undefined): number {
+  if (value === null || value === undefined) return 0;
+  return typeof value === "string" ? Buffer.byteLength(value) : value.length;
+}
+
+/** Splits messages, in order, into groups of at most SEND_BYTES_MAX (a single larger message stays alone). */
+export function chunkByBytes(messages: Message[], max = SEND_BYTES_MAX): Message[][] {
+  const groups: Message[][] = [];
+  let current: Message[] = [];
+  let bytes = 0;
+  for (const message of messages) {
+    const size = messageBytes(message);
+    if (current.length > 0 && bytes + size > max) {
+      groups.push(current);
+      current = [];
+      bytes = 0;
+    }
+    current.push(message);
+    bytes += size;
+  }
+  if (current.length > 0) groups.push(current);
+  return groups;
+}
+
+/** Sends messages to one topic in byte-bounded requests, in order, each fully acknowledged. */
+export async function sendAll(producer: Producer, topic: string, messages: Message[]): Promise<void> {
+  for (const group of chunkByBytes(messages)) await producer.send({ topic, acks: -1, messages: group });
 }

@@ -1,5 +1,6 @@
 import { type LedgerCommand, type LedgerOutcome, LedgerOutcome as OutcomeSchema } from "@points/shared";
 import type { Pool } from "@points/shared/db";
+import { sendAll } from "@points/shared/kafka";
 import type { Redis } from "ioredis";
 import type { Producer } from "kafkajs";
 import { httpError } from "./http-errors";
@@ -81,14 +82,11 @@ export class CommandBus {
     while (this.queue.length > 0) {
       const batch = this.queue.splice(0, PRODUCE_BATCH_MAX);
       try {
-        await withTimeout(
-          this.producer.send({
-            topic: this.commandsTopic,
-            acks: -1,
-            messages: batch.map(({ command }) => ({ key: command.user_id, value: JSON.stringify(command) })),
-          }),
-          PRODUCE_TIMEOUT_MS,
-        );
+        const messages = batch.map(({ command }) => ({
+          key: command.user_id,
+          value: JSON.stringify(command),
+        }));
+        await withTimeout(sendAll(this.producer, this.commandsTopic, messages), PRODUCE_TIMEOUT_MS);
         for (const item of batch) item.done();
       } catch (err) {
         const unavailable = httpError(

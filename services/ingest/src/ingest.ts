@@ -17,7 +17,6 @@ import { IngestPublisher } from "./publisher";
 import { withTimeout } from "./with-timeout";
 
 /** Wires ingest: Postgres (secrets, event claims), Kafka consumer, producer and admin, metrics. */
-export const PARTITIONS_CONCURRENCY = 4;
 const MAX_BYTES_PER_PARTITION = 2 * 1024 * 1024;
 const FETCH_WAIT_MS_MAX = 100;
 const HEALTH_PROBE_TIMEOUT_MS = 2_000;
@@ -29,7 +28,10 @@ export interface RunningIngest {
 
 export async function startIngest(config: IngestConfig, log: Logger): Promise<RunningIngest> {
   const topics = topicNames(config.KAFKA_TOPIC_PREFIX);
-  const pool = createPool(config.DATABASE_URL, { max: PARTITIONS_CONCURRENCY + 2, name: "ingest" });
+  const pool = createPool(config.DATABASE_URL, {
+    max: config.INGEST_PARTITIONS_CONCURRENCY + 2,
+    name: "ingest",
+  });
   const kafka = createKafka("ingest", config.KAFKA_BROKERS);
   const producer = createProducer(kafka);
   const admin = kafka.admin();
@@ -54,7 +56,7 @@ export async function startIngest(config: IngestConfig, log: Logger): Promise<Ru
     metrics,
     log,
     topic: topics.partnerTransactions,
-    partitionsConcurrency: PARTITIONS_CONCURRENCY,
+    partitionsConcurrency: config.INGEST_PARTITIONS_CONCURRENCY,
   });
   const server = await serveOps(metrics, pool, admin, config.METRICS_PORT);
   log.info({ topic: topics.partnerTransactions, group: config.INGEST_GROUP_ID }, "ingest consuming");

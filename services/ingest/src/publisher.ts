@@ -1,4 +1,5 @@
 import { COMMAND_VERSION, type EarnCommand } from "@points/shared";
+import { messageBytes, SEND_BYTES_MAX } from "@points/shared/kafka";
 import type { IHeaders, KafkaMessage, Message, Producer, TopicMessages } from "kafkajs";
 import type { AcceptedEvent, DlqCode } from "./verify-partner-event";
 
@@ -7,15 +8,12 @@ import type { AcceptedEvent, DlqCode } from "./verify-partner-event";
  * `partner.transactions.dlq` (as received), in as few produce requests as possible, each fully
  * acknowledged (acks -1) before the caller commits the source offsets.
  *
- * kafkajs puts everything for one partition into one record batch, and the broker refuses a
- * record batch over max.message.bytes (1 MiB by default). Sends are therefore split by bytes, so
- * a chunk whose events all belong to one user cannot become an unsendable (stalling) request.
+ * Sends are split by bytes (SEND_BYTES_MAX, see shared/kafka.ts), so a chunk whose events all
+ * belong to one user cannot become an unsendable (stalling) request.
  */
-export const SEND_BYTES_MAX = 512 * 1024;
 const ERROR_MESSAGE_CHARS_MAX = 1_000;
 /** Headers this service adds to a dead letter; stale copies (a replayed dead letter) are dropped. */
 const DLQ_HEADERS = ["x-error-code", "x-error-message", "x-original-partition", "x-original-offset"];
-const RECORD_OVERHEAD_BYTES = 64;
 
 export function earnCommand(accepted: AcceptedEvent, now = Date.now()): EarnCommand {
   const { partnerId, event } = accepted;
@@ -94,18 +92,4 @@ function splitByBytes(commands: Message[], deadLetters: Message[]): SendGroup[] 
   for (const m of deadLetters) add(m, "dlq");
   if (current.bytes > 0) groups.push(current);
   return groups;
-}
-
-function messageBytes(message: Message): number {
-  let bytes = RECORD_OVERHEAD_BYTES + byteLength(message.key) + byteLength(message.value);
-  for (const [name, value] of Object.entries(message.headers ?? {})) {
-    const values = Array.isArray(value) ? value : [value];
-    for (const v of values) bytes += name.length + byteLength(v);
-  }
-  return bytes;
-}
-
-function byteLength(value: Buffer | string | null | undefined): number {
-  if (value === null || value === undefined) return 0;
-  return typeof value === "string" ? Buffer.byteLength(value) : value.length;
 }

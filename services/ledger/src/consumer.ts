@@ -10,9 +10,16 @@ import type { OutcomePublisher } from "./publish";
  * The ledger's loop over `ledger.commands`. Each partition holds whole users, so applying a
  * partition's messages in offset order applies each user's commands in the order accepted.
  * Order of effects per chunk: Postgres commit, then outcomes published, then the Kafka offset
- * committed. A crash anywhere redelivers the chunk; the commands table makes that harmless.
+ * resolved (and committed soon after). A crash anywhere redelivers the chunk; the commands
+ * table makes that harmless.
  */
 export const CHUNK_COMMANDS_MAX = 2_000;
+/**
+ * Offsets are committed at most this often (and on rebalance and shutdown), not after every
+ * chunk: a crash redelivers at most this much, which the commands table answers without
+ * re-applying, and the commit's round trip stays off the path of every batch.
+ */
+const OFFSET_COMMIT_INTERVAL_MS = 500;
 const RETRY_DELAY_MS_MIN = 100;
 const RETRY_DELAY_MS_MAX = 5_000;
 
@@ -29,7 +36,8 @@ export interface ConsumerDeps {
 export async function runLedgerConsumer(deps: ConsumerDeps): Promise<void> {
   await deps.consumer.subscribe({ topic: deps.commandsTopic, fromBeginning: true });
   await deps.consumer.run({
-    autoCommit: false,
+    autoCommit: true,
+    autoCommitInterval: OFFSET_COMMIT_INTERVAL_MS,
     eachBatchAutoResolve: false,
     partitionsConsumedConcurrently: deps.partitionsConcurrency,
     eachBatch: (payload) => applyKafkaBatch(deps, payload),
@@ -43,10 +51,9 @@ async function applyKafkaBatch(deps: ConsumerDeps, payload: EachBatchPayload): P
     const chunk = batch.messages.slice(start, start + CHUNK_COMMANDS_MAX);
     await applyChunkWithRetry(deps, payload, chunk);
     const last = chunk[chunk.length - 1]!;
+    // Only now (Postgres committed, outcomes acknowledged) may the offset move past the chunk.
     payload.resolveOffset(last.offset);
-    await deps.consumer.commitOffsets([
-      { topic: batch.topic, partition: batch.partition, offset: (BigInt(last.offset) + 1n).toString() },
-    ]);
+    await payload.commitOffsetsIfNecessary();
     await payload.heartbeat();
   }
 }

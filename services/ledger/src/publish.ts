@@ -1,4 +1,5 @@
 import { BALANCE_CACHE_TTL_S, BALANCE_SET_LUA, type LedgerOutcome, redisKeys } from "@points/shared";
+import { sendAll } from "@points/shared/kafka";
 import type { Logger } from "@points/shared/logger";
 import type { Redis } from "ioredis";
 import type { Producer } from "kafkajs";
@@ -31,11 +32,8 @@ export class OutcomePublisher {
 
   private async toKafka(outcomes: LedgerOutcome[]): Promise<void> {
     if (outcomes.length === 0) return;
-    await this.producer.send({
-      topic: this.eventsTopic,
-      acks: -1,
-      messages: outcomes.map((o) => ({ key: o.user_id, value: JSON.stringify(o) })),
-    });
+    const messages = outcomes.map((o) => ({ key: o.user_id, value: JSON.stringify(o) }));
+    await sendAll(this.producer, this.eventsTopic, messages);
   }
 
   private async toRedis(result: BatchResult, replyTo: Map<string, string>): Promise<void> {
