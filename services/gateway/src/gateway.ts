@@ -22,7 +22,9 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
   const pool = createPool(config.DATABASE_URL, { max: 20, name: "gateway" });
   const redisOptions = { enableOfflineQueue: false, maxRetriesPerRequest: 1, commandTimeout: 1_000 };
   const redis = new Redis(config.REDIS_URL, redisOptions);
-  const subscriber = new Redis(config.REDIS_URL); // pub/sub needs its own connection and must resubscribe
+  // Pub/sub needs its own connection (ioredis resubscribes after a reconnect). No CLIENT SETINFO
+  // handshake: in ioredis 5.8+ it can race a SUBSCRIBE and fail start-up (ioredis issue #2037).
+  const subscriber = new Redis(config.REDIS_URL, { disableClientInfo: true });
   for (const r of [redis, subscriber]) r.on("error", () => {});
   const kafka = createKafka("gateway", config.KAFKA_BROKERS, log);
   const producer = createProducer(kafka);

@@ -19,6 +19,17 @@ type CommandBody = DistributiveOmit<
 >;
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 
+/** The request's Idempotency-Key, validated (400 when malformed), or undefined. */
+export function idempotencyKeyOf(req: Request): string | undefined {
+  const key = req.get("Idempotency-Key");
+  if (key === undefined) return undefined;
+  const parsed = IdempotencyKey.safeParse(key);
+  if (parsed.success) return parsed.data;
+  throw httpError("validation_failed", "bad Idempotency-Key", {
+    fields: { "Idempotency-Key": [parsed.error.issues[0]!.message] },
+  });
+}
+
 export function requestHash(req: Request): string {
   return createHash("sha256")
     .update(`${req.method} ${req.baseUrl}${req.path}\n${JSON.stringify(req.body ?? null)}`)
@@ -29,15 +40,9 @@ export async function submitCommand(ctx: GatewayContext, req: Request, res: Resp
   const principal = principalOf(req);
   const actor = principalName(principal);
   const hash = requestHash(req);
-  const key = req.get("Idempotency-Key");
+  const key = idempotencyKeyOf(req);
   let commandId: string = randomUUID();
   if (key !== undefined) {
-    const parsed = IdempotencyKey.safeParse(key);
-    if (!parsed.success) {
-      throw httpError("validation_failed", "bad Idempotency-Key", {
-        fields: { "Idempotency-Key": [parsed.error.issues[0]!.message] },
-      });
-    }
     commandId = `k_${createHash("sha256").update(`${actor}\n${key}`).digest("hex").slice(0, 40)}`;
     const replay = await claimKey(ctx, actor, key, hash, commandId, body.user_id);
     if (replay) return respond(res, replay);

@@ -1,96 +1,129 @@
-import { UserId } from "@points/shared";
-import { Router } from "express";
-import { z } from "zod";
+import { type Request, type Response, Router } from "express";
 import { issueToken } from "../auth";
 import type { GatewayContext } from "../context";
 import { httpError, parseOr400 } from "../http-errors";
-import { json, registry, withErrors } from "../openapi";
+import { sendWrite, writeOnce } from "../members/idempotency";
+import { optionsBody } from "../members/metadata";
+import { parseMember, parseUpsertBody } from "../members/parse";
+import { ListQuery, type Member, MemberInput, MemberParams, MemberPatch } from "../members/schema";
+import {
+  deleteMember,
+  getMember,
+  listMembers,
+  type MemberRow,
+  updateMember,
+  upsertMembers,
+} from "../members/store";
+import { baseUrl, pageLinks } from "../pagination";
 import { authorize, guard } from "../permissions";
+import "../members/openapi";
 
 /**
- * The member register (minimal: create one, read one, issue a token). The full register
- * (list, bulk upsert, update, delete, OPTIONS) is issue #4.
+ * The member register: plain CRUD in Postgres, served by the gateway directly (no Kafka). The
+ * routes parse, authorise and shape answers; SQL lives in members/store.ts, and the OpenAPI
+ * description of every route in members/openapi.ts.
  */
-const today = () => new Date().toISOString().slice(0, 10);
-export const MemberBody = z.strictObject({
-  loyalty_id: UserId,
-  cardno: z.string().max(20).nullable().optional(),
-  discount: z
-    .union([z.string(), z.number()])
-    .transform(String)
-    .pipe(z.string().regex(/^-?\d{1,16}(\.\d{1,4})?$/, "decimal with up to 16 integer and 4 fraction digits"))
-    .nullable()
-    .optional(),
-  client_name: z.string().min(1).max(200),
-  client_birthday: z.iso.date("must be YYYY-MM-DD").refine((d) => d <= today(), "must not be in the future"),
-  is_male: z.boolean().nullable().optional(),
-});
-const Params = z.object({ loyalty_id: UserId });
+const LIST_ALLOW = "GET, HEAD, POST, OPTIONS";
+const ONE_ALLOW = "GET, HEAD, PUT, PATCH, DELETE, OPTIONS";
 
 export function memberRoutes(ctx: GatewayContext): Router {
   const router = Router();
+  const present = (req: Request, row: MemberRow): Member => ({ ...row, url: memberUrl(ctx, req, row) });
+
+  router.get("/v1/members", guard("members.manage"), async (req, res) => {
+    const query = parseOr400(ListQuery, withoutEmpty(req.query), "query");
+    const { count, rows } = await listMembers(ctx.pool, query);
+    const links = pageLinks(req, query, count, ctx.config.PUBLIC_URL);
+    res.json({ ...links, results: rows.map((row) => present(req, row)) });
+  });
 
   router.post("/v1/members", guard("members.upsert"), async (req, res) => {
-    const m = parseOr400(MemberBody, req.body);
-    const { rows } = await ctx.pool.query<{ inserted: boolean }>(
-      `INSERT INTO members (loyalty_id, cardno, discount, client_name, client_birthday, is_male)
-       VALUES ($1, $2, $3, $4, $5, $6)
-       ON CONFLICT (loyalty_id) DO UPDATE SET cardno = excluded.cardno, discount = excluded.discount,
-         client_name = excluded.client_name, client_birthday = excluded.client_birthday,
-         is_male = excluded.is_male, updated_at = now()
-       RETURNING (xmax = 0) AS inserted`,
-      [
-        m.loyalty_id,
-        m.cardno ?? null,
-        m.discount ?? null,
-        m.client_name,
-        m.client_birthday,
-        m.is_male ?? null,
-      ],
-    );
-    const inserted = rows[0]?.inserted === true;
-    res.status(201).json({ inserted: inserted ? 1 : 0, updated: inserted ? 0 : 1 });
+    const members = parseUpsertBody(req.body);
+    const single = Array.isArray(req.body) ? null : members[0]!.loyalty_id;
+    const result = await writeOnce(ctx, req, single, async (db) => ({
+      status: 201,
+      body: await upsertMembers(db, members),
+    }));
+    sendWrite(res, result);
+  });
+
+  router.options("/v1/members", (_req, res) => {
+    res.setHeader("Allow", LIST_ALLOW);
+    res.json(optionsBody("Member List", "POST"));
   });
 
   router.get("/v1/members/:loyalty_id", async (req, res) => {
-    const { loyalty_id } = parseOr400(Params, req.params, "path");
+    const { loyalty_id } = parseOr400(MemberParams, req.params, "path");
     authorize(req, "members.read", { userId: loyalty_id });
-    const { rows } = await ctx.pool.query(
-      "SELECT loyalty_id, cardno, discount, client_name, to_char(client_birthday, 'YYYY-MM-DD') AS client_birthday, is_male FROM members WHERE loyalty_id = $1",
-      [loyalty_id],
-    );
-    if (!rows[0]) throw httpError("not_found", `member ${loyalty_id} not found`);
-    res.json(rows[0]);
+    const row = await getMember(ctx.pool, loyalty_id);
+    if (!row) throw notFound(loyalty_id);
+    res.json(present(req, row));
+  });
+
+  router.put("/v1/members/:loyalty_id", guard("members.manage"), async (req, res) => {
+    const { loyalty_id } = parseOr400(MemberParams, req.params, "path");
+    const body = parseMember(MemberInput, req.body);
+    await change(req, res, loyalty_id, {
+      loyalty_id: body.loyalty_id,
+      cardno: body.cardno ?? null,
+      discount: body.discount ?? null,
+      client_name: body.client_name,
+      client_birthday: body.client_birthday,
+      is_male: body.is_male ?? null,
+    });
+  });
+
+  router.patch("/v1/members/:loyalty_id", guard("members.manage"), async (req, res) => {
+    const { loyalty_id } = parseOr400(MemberParams, req.params, "path");
+    const { url: _readOnly, ...changes } = parseMember(MemberPatch, req.body);
+    await change(req, res, loyalty_id, changes);
+  });
+
+  router.delete("/v1/members/:loyalty_id", guard("members.manage"), async (req, res) => {
+    const { loyalty_id } = parseOr400(MemberParams, req.params, "path");
+    const result = await writeOnce(ctx, req, loyalty_id, async (db) => {
+      if (!(await deleteMember(db, loyalty_id))) throw notFound(loyalty_id);
+      return { status: 204, body: null };
+    });
+    if (!result.replayed) await ctx.invalidateTokens();
+    sendWrite(res, result);
+  });
+
+  router.options("/v1/members/:loyalty_id", (_req, res) => {
+    res.setHeader("Allow", ONE_ALLOW);
+    res.json(optionsBody("Member Instance", "PUT"));
   });
 
   router.post("/v1/members/:loyalty_id/tokens", guard("members.manage"), async (req, res) => {
-    const { loyalty_id } = parseOr400(Params, req.params, "path");
-    const { rowCount } = await ctx.pool.query("SELECT 1 FROM members WHERE loyalty_id = $1", [loyalty_id]);
-    if (rowCount === 0) throw httpError("not_found", `member ${loyalty_id} not found`);
+    const { loyalty_id } = parseOr400(MemberParams, req.params, "path");
+    if (!(await getMember(ctx.pool, loyalty_id))) throw notFound(loyalty_id);
     const token = await issueToken(ctx.pool, "member", loyalty_id);
     await ctx.invalidateTokens();
     res.status(201).json({ token });
   });
 
+  /** PUT and PATCH: the given columns, a new loyalty_id included (which moves the member's token). */
+  async function change(req: Request, res: Response, loyalty_id: string, changes: Partial<MemberRow>) {
+    const result = await writeOnce(ctx, req, loyalty_id, async (db) => {
+      const row = await updateMember(db, loyalty_id, changes);
+      if (!row) throw notFound(loyalty_id);
+      return { status: 200, body: present(req, row) };
+    });
+    const renamed = changes.loyalty_id !== undefined && changes.loyalty_id !== loyalty_id;
+    if (renamed && !result.replayed) await ctx.invalidateTokens();
+    sendWrite(res, result);
+  }
+
   return router;
 }
 
-registry.registerPath({
-  method: "post",
-  path: "/v1/members",
-  summary: "Create or update a member (upsert by loyalty_id)",
-  tags: ["members"],
-  request: { body: { content: { "application/json": { schema: MemberBody } } } },
-  responses: withErrors(
-    { 201: json(z.object({ inserted: z.number(), updated: z.number() }), "Upserted") },
-    [400, 401, 403, 413, 415],
-  ),
-});
-registry.registerPath({
-  method: "post",
-  path: "/v1/members/{loyalty_id}/tokens",
-  summary: "Issue a member token (admin); replaces the member's previous token",
-  tags: ["members"],
-  request: { params: Params },
-  responses: withErrors({ 201: json(z.object({ token: z.string() }), "New token") }, [401, 403, 404]),
-});
+export function memberUrl(ctx: GatewayContext, req: Request, member: { loyalty_id: string }): string {
+  return `${baseUrl(req, ctx.config.PUBLIC_URL)}/v1/members/${encodeURIComponent(member.loyalty_id)}`;
+}
+
+const notFound = (id: string) => httpError("not_found", `member ${id} not found`);
+
+/** `?search=&ordering=` from a form means "no filter", not "invalid". */
+function withoutEmpty(query: Request["query"]): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(query).filter(([, v]) => v !== ""));
+}

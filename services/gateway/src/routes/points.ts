@@ -11,7 +11,7 @@ import {
   UserId,
 } from "@points/shared";
 import { ENTRY_COLUMNS, type EntryRow, entryFromRow } from "@points/shared/db";
-import { type Request, type Response, Router } from "express";
+import { type Request, Router } from "express";
 import { z } from "zod";
 import type { GatewayContext } from "../context";
 import { httpError, parseOr400 } from "../http-errors";
