@@ -10,7 +10,8 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 if (!existsSync(join(root, "node_modules", "tsx")) || !existsSync(join(root, "node_modules", "kafkajs"))) {
   console.log("[start] installing dependencies (first run)...");
-  const npm = spawnSync("npm", ["ci", "--no-audit", "--no-fund"], { cwd: root, stdio: "inherit" });
+  // npm install rather than npm ci: see .ci/run (lockfiles without other platforms' optional packages).
+  const npm = spawnSync("npm", ["install", "--no-audit", "--no-fund"], { cwd: root, stdio: "inherit" });
   if (npm.status !== 0) process.exit(npm.status ?? 1);
 }
 const { register } = await import("tsx/esm/api");
