@@ -57,6 +57,7 @@ function must<T>(r: { ok: true; config: T } | { ok: false; message: string }): T
   return r.config;
 }
 
+// biome-ignore lint/suspicious/noExplicitAny: test code reads arbitrary JSON answers field by field.
 export interface ApiResponse<T = any> {
   status: number;
   body: T;
@@ -67,6 +68,7 @@ export interface ApiResponse<T = any> {
 export class Api {
   constructor(readonly url: string) {}
 
+  // biome-ignore lint/suspicious/noExplicitAny: see ApiResponse.
   async call<T = any>(
     method: string,
     path: string,
