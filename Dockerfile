@@ -1,5 +1,11 @@
 # One image for the three services (and the init job); the command picks the service.
-# Services run TypeScript through tsx, as in development: no separate build output to drift.
+# Build stage: bundle each service with esbuild (infra/build.mjs); runtime stage: production
+# dependencies plus the bundles, run with plain node.
+FROM node:20-bookworm-slim AS build
+WORKDIR /app
+COPY . .
+RUN npm install --no-audit --no-fund && node infra/build.mjs
+
 FROM node:20-bookworm-slim
 WORKDIR /app
 ENV NODE_ENV=production
@@ -10,11 +16,14 @@ COPY services/gateway/package.json services/gateway/
 COPY services/ledger/package.json services/ledger/
 COPY services/ingest/package.json services/ingest/
 COPY packages/sdk/package.json packages/sdk/
-RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund
+RUN npm install --omit=dev --ignore-scripts --no-audit --no-fund
 COPY tsconfig.base.json ./
 COPY packages packages
 COPY services services
 COPY infra/kafka/broker.mjs infra/kafka/
+COPY --from=build /app/services/gateway/dist services/gateway/dist
+COPY --from=build /app/services/ledger/dist services/ledger/dist
+COPY --from=build /app/services/ingest/dist services/ingest/dist
 USER node
 # Overridden per service in docker-compose.yml.
-CMD ["node", "--import", "tsx", "services/gateway/src/main.ts"]
+CMD ["node", "--enable-source-maps", "services/gateway/dist/main.mjs"]

@@ -31,7 +31,7 @@ function adminToken(): string {
 }
 
 function startService(name: Service, env: NodeJS.ProcessEnv): ChildProcess {
-  const child = spawn(process.execPath, ["--import", "tsx", `services/${name}/src/main.ts`], {
+  const child = spawn(process.execPath, ["--enable-source-maps", `services/${name}/dist/main.mjs`], {
     cwd: ROOT,
     env,
     stdio: ["ignore", "pipe", "pipe"],
@@ -124,6 +124,8 @@ async function main(): Promise<void> {
   await migrate(config.DATABASE_URL, log);
   log(`database ${redact(config.DATABASE_URL)} is migrated`);
 
+  const { buildServices } = await import("./build.mjs");
+  await buildServices(undefined, log);
   const admin = adminToken();
   const port = process.env.PORT ?? "8080";
   const env = { ...process.env, ADMIN_TOKEN: admin, PORT: port, KAFKA_BROKERS: kafka.brokers };

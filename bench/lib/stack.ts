@@ -26,6 +26,8 @@ export interface BenchStack {
 const log = (m: string) => process.stderr.write(`[bench] ${m}\n`);
 
 export async function startBenchStack(tag: string, port = 18080): Promise<BenchStack> {
+  const { buildServices } = await import("../../infra/build.mjs");
+  await buildServices();
   const adminUrl = process.env.BENCH_POSTGRES_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
   await ensurePostgres(adminUrl, log);
   await ensureRedis("redis://127.0.0.1:6379", log);

@@ -1,0 +1,2 @@
+export const SERVICES: string[];
+export function buildServices(names?: string[], log?: (message: string) => void): Promise<void>;

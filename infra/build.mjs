@@ -1,0 +1,49 @@
+#!/usr/bin/env node
+// Bundles each service (its code and the workspace packages it imports) into one ESM file,
+// services/<name>/dist/main.mjs; third-party packages stay external, loaded from node_modules.
+// Running plain JavaScript keeps a TypeScript loader out of every production process (about
+// 40 MB of RSS and a slower start). `npm run build` runs it; npm start and the image use it.
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { build } from "esbuild";
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
+export const SERVICES = ["gateway", "ledger", "ingest"];
+
+/** Bundle our own code (relative paths and @points/*), leave npm packages to node_modules. */
+const externalNpmPackages = {
+  name: "external-npm-packages",
+  setup(b) {
+    b.onResolve({ filter: /^[^./]/ }, (args) =>
+      args.path.startsWith("@points/") ? undefined : { external: true },
+    );
+  },
+};
+
+export async function buildServices(names = SERVICES, log = console.log) {
+  const started = performance.now();
+  await Promise.all(
+    names.map((name) =>
+      build({
+        entryPoints: [join(ROOT, `services/${name}/src/main.ts`)],
+        outfile: join(ROOT, `services/${name}/dist/main.mjs`),
+        bundle: true,
+        platform: "node",
+        target: "node20",
+        format: "esm",
+        sourcemap: true,
+        plugins: [externalNpmPackages],
+        logLevel: "warning",
+      }),
+    ),
+  );
+  log(`built ${names.join(", ")} in ${Math.round(performance.now() - started)} ms`);
+}
+
+// CLI: node infra/build.mjs [service ...]
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const names = process.argv.slice(2);
+  const unknown = names.filter((n) => !SERVICES.includes(n));
+  if (unknown.length > 0) throw new Error(`unknown service: ${unknown.join(", ")}`);
+  await buildServices(names.length > 0 ? names : SERVICES);
+}
