@@ -57,6 +57,7 @@ export async function startBenchStack(tag: string, port = 18080): Promise<BenchS
     LOG_LEVEL: "warn",
     RATE_LIMIT_PER_SECOND: "1000000",
     RATE_LIMIT_BURST: "1000000",
+    GATEWAY_WORKERS: process.env.GATEWAY_WORKERS ?? "2",
   };
   const children = new Map<ServiceName, ChildProcess>();
   const peaks: Record<string, number> = {};
