@@ -55,8 +55,8 @@ export type GatewayConfig = z.infer<typeof GatewayConfig>;
 
 export const LedgerConfig = CommonConfig.extend({
   LEDGER_GROUP_ID: z.string().min(1).default("ledger"),
-  /** Partitions applied at once; each holds one Postgres connection while it applies a batch. */
-  LEDGER_PARTITIONS_CONCURRENCY: positiveInt.max(64).default(4),
+  /** Partitions handled at once; their batches share one Postgres transaction (group commit). */
+  LEDGER_PARTITIONS_CONCURRENCY: positiveInt.max(64).default(12),
   METRICS_PORT: port.default(9101),
 });
 export type LedgerConfig = z.infer<typeof LedgerConfig>;

@@ -1,8 +1,7 @@
 import { LedgerCommand } from "@points/shared";
-import type { Pool } from "@points/shared/db";
 import type { Logger } from "@points/shared/logger";
 import type { Consumer, EachBatchPayload, KafkaMessage } from "kafkajs";
-import { applyBatch } from "./apply-batch";
+import type { GroupCommitter } from "./group-commit";
 import type { LedgerMetrics } from "./metrics";
 import type { OutcomePublisher } from "./publish";
 
@@ -25,7 +24,7 @@ const RETRY_DELAY_MS_MAX = 5_000;
 
 export interface ConsumerDeps {
   consumer: Consumer;
-  pool: Pool;
+  committer: GroupCommitter;
   publisher: OutcomePublisher;
   log: Logger;
   metrics: LedgerMetrics;
@@ -64,7 +63,7 @@ async function applyChunkWithRetry(deps: ConsumerDeps, payload: EachBatchPayload
   for (let attempt = 0; ; attempt++) {
     const started = performance.now();
     try {
-      const result = await applyBatch(deps.pool, commands);
+      const result = await deps.committer.apply(commands);
       await deps.publisher.publish(result, replyTo);
       deps.metrics.observeBatch(result.outcomes, performance.now() - started);
       return;

@@ -70,27 +70,19 @@ describe("ledger crash", () => {
       ),
     );
     let victim = startLedgerProcess();
+    // Feed the first chunks one at a time until the ledger is applying them, then SIGKILL it
+    // right after handing it another chunk (mid-batch), and send the rest while it is down.
     let sent = 0;
-    for (; sent < COMMANDS; sent += SEND_CHUNK) {
+    while (sent < KILL_AFTER_APPLIED) {
       await producer.send(commands.slice(sent, sent + SEND_CHUNK));
-      if (
-        victim.exitCode === null &&
-        victim.signalCode === null &&
-        (await appliedCount()) >= KILL_AFTER_APPLIED
-      ) {
-        victim.kill("SIGKILL");
-        await new Promise((r) => victim.once("exit", r));
-      }
+      sent += SEND_CHUNK;
+      await waitUntil(async () => (await appliedCount()) >= sent, DRAIN_TIMEOUT_MS, "ledger applying");
     }
-    if (victim.signalCode !== "SIGKILL") {
-      await waitUntil(
-        async () => (await appliedCount()) >= KILL_AFTER_APPLIED,
-        DRAIN_TIMEOUT_MS,
-        "first applies",
-      );
-      victim.kill("SIGKILL");
-      await new Promise((r) => victim.once("exit", r));
-    }
+    await producer.send(commands.slice(sent, sent + SEND_CHUNK));
+    sent += SEND_CHUNK;
+    victim.kill("SIGKILL");
+    await new Promise((r) => victim.once("exit", r));
+    for (; sent < COMMANDS; sent += SEND_CHUNK) await producer.send(commands.slice(sent, sent + SEND_CHUNK));
     expect(await appliedCount()).toBeLessThan(COMMANDS); // the kill really landed mid-stream
     victim = startLedgerProcess();
     await waitUntil(

@@ -10,6 +10,7 @@ import {
 import type { Logger } from "@points/shared/logger";
 import { Redis } from "ioredis";
 import { runLedgerConsumer } from "./consumer";
+import { GroupCommitter } from "./group-commit";
 import { LedgerMetrics } from "./metrics";
 import { OutcomePublisher } from "./publish";
 
@@ -21,10 +22,8 @@ export interface RunningLedger {
 
 export async function startLedger(config: LedgerConfig, log: Logger): Promise<RunningLedger> {
   const topics = topicNames(config.KAFKA_TOPIC_PREFIX);
-  const pool = createPool(config.DATABASE_URL, {
-    max: config.LEDGER_PARTITIONS_CONCURRENCY + 2,
-    name: "ledger",
-  });
+  // Group commit runs one transaction at a time; the spare connections serve nothing else yet.
+  const pool = createPool(config.DATABASE_URL, { max: 2, name: "ledger" });
   // Fail fast instead of queueing: a cache write must never hold up a committed batch.
   const redis = new Redis(config.REDIS_URL, {
     enableOfflineQueue: false,
@@ -47,7 +46,7 @@ export async function startLedger(config: LedgerConfig, log: Logger): Promise<Ru
   const publisher = new OutcomePublisher(producer, redis, topics.events, config.REDIS_KEY_PREFIX, log);
   await runLedgerConsumer({
     consumer,
-    pool,
+    committer: new GroupCommitter(pool),
     publisher,
     log,
     metrics,

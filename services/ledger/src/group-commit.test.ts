@@ -1,0 +1,59 @@
+import { createPool, type Pool } from "@points/shared/db";
+import { createTestEnv, type TestEnv } from "@points/testing";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { GroupCommitter } from "./group-commit";
+import { earnCommand, spendCommand } from "./test-commands";
+
+let env: TestEnv;
+let pool: Pool;
+
+beforeAll(async () => {
+  env = await createTestEnv();
+  pool = createPool(env.databaseUrl, { max: 2 });
+  await pool.query(
+    `INSERT INTO members (loyalty_id, client_name, client_birthday)
+     SELECT 'g' || i, 'Member ' || i, '1990-01-01' FROM generate_series(1, 3) i`,
+  );
+});
+afterAll(async () => {
+  await pool?.end();
+  await env?.cleanup();
+});
+
+describe("GroupCommitter", () => {
+  it("gives each batch its own outcomes and balances when batches share a transaction", async () => {
+    const committer = new GroupCommitter(pool);
+    const batches = [
+      [earnCommand("g1", "A", 10, "2022-01-01T00:00:00Z"), spendCommand("g1", 4)],
+      [earnCommand("g2", "B", 7, "2022-01-01T00:00:00Z")],
+      [spendCommand("g3", 1), earnCommand("g3", "A", 2, "2022-01-01T00:00:00Z"), spendCommand("g3", 2)],
+    ];
+    const results = await Promise.all(batches.map((b) => committer.apply(b)));
+    expect(results.map((r) => r.outcomes.map((o) => o.command_id))).toEqual(
+      batches.map((b) => b.map((c) => c.command_id)),
+    );
+    expect(results.map((r) => r.outcomes.map((o) => o.status))).toEqual([
+      ["applied", "applied"],
+      ["applied"],
+      ["rejected", "applied", "applied"],
+    ]);
+    expect(results.map((r) => r.balances)).toEqual([
+      [{ userId: "g1", seq: 2, json: '{"A":6}' }],
+      [{ userId: "g2", seq: 1, json: '{"B":7}' }],
+      [{ userId: "g3", seq: 2, json: '{"A":0}' }],
+    ]);
+  });
+
+  it("fails every batch of a failed transaction, and still takes new batches after", async () => {
+    const broken = createPool("postgres://postgres@127.0.0.1:1/none", { max: 1 });
+    const committer = new GroupCommitter(broken);
+    const attempts = await Promise.allSettled([
+      committer.apply([earnCommand("g1", "A", 1, "2022-01-01T00:00:00Z")]),
+      committer.apply([earnCommand("g2", "A", 1, "2022-01-01T00:00:00Z")]),
+    ]);
+    expect(attempts.map((a) => a.status)).toEqual(["rejected", "rejected"]);
+    // Not wedged by the failure: a later batch runs (and fails the same way, promptly).
+    await expect(committer.apply([earnCommand("g3", "A", 1, "2022-01-01T00:00:00Z")])).rejects.toThrow();
+    await broken.end();
+  });
+});
