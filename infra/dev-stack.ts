@@ -9,6 +9,7 @@ import { fileURLToPath } from "node:url";
 import { CommonConfig, parseConfig } from "@points/shared";
 import { ensureDatabase, migrate } from "@points/shared/db";
 import { ensurePostgres, ensureRedis, loadBrokerModule, redact } from "@points/testing/infra";
+import { buildServices, SERVICE_NODE_FLAGS } from "./build.mjs";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 const CACHE = join(ROOT, ".cache");
@@ -31,7 +32,7 @@ function adminToken(): string {
 }
 
 function startService(name: Service, env: NodeJS.ProcessEnv): ChildProcess {
-  const child = spawn(process.execPath, ["--enable-source-maps", `services/${name}/dist/main.mjs`], {
+  const child = spawn(process.execPath, [...SERVICE_NODE_FLAGS, `services/${name}/dist/main.mjs`], {
     cwd: ROOT,
     env,
     stdio: ["ignore", "pipe", "pipe"],
@@ -124,7 +125,6 @@ async function main(): Promise<void> {
   await migrate(config.DATABASE_URL, log);
   log(`database ${redact(config.DATABASE_URL)} is migrated`);
 
-  const { buildServices } = await import("./build.mjs");
   await buildServices(undefined, log);
   const admin = adminToken();
   const port = process.env.PORT ?? "8080";

@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { ensureDatabase, migrate } from "@points/shared/db";
 import { ensurePostgres, ensureRedis, loadBrokerModule, REPO_ROOT } from "@points/testing/infra";
 import pg from "pg";
+import { buildServices, SERVICE_NODE_FLAGS } from "../../infra/build.mjs";
 
 /**
  * A benchmark stack: the machine's Postgres and Redis, a real Kafka broker (the running one or
@@ -26,7 +27,6 @@ export interface BenchStack {
 const log = (m: string) => process.stderr.write(`[bench] ${m}\n`);
 
 export async function startBenchStack(tag: string, port = 18080): Promise<BenchStack> {
-  const { buildServices } = await import("../../infra/build.mjs");
   await buildServices();
   const adminUrl = process.env.BENCH_POSTGRES_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
   await ensurePostgres(adminUrl, log);
@@ -68,9 +68,10 @@ export async function startBenchStack(tag: string, port = 18080): Promise<BenchS
     env,
     databaseUrl,
     start: async (name) => {
+      // The built bundle, run as npm start and the image run it (no TypeScript loader).
       const child = spawn(
         process.execPath,
-        ["--import", "tsx", join(REPO_ROOT, `services/${name}/src/main.ts`)],
+        [...SERVICE_NODE_FLAGS, join(REPO_ROOT, `services/${name}/dist/main.mjs`)],
         {
           cwd: REPO_ROOT,
           env: { ...process.env, ...env },

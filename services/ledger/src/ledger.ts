@@ -38,7 +38,7 @@ export async function startLedger(config: LedgerConfig, log: Logger): Promise<Ru
     sessionTimeout: KAFKA_SESSION_TIMEOUT_MS,
     heartbeatInterval: KAFKA_HEARTBEAT_MS,
     maxWaitTimeInMs: 50,
-    maxBytesPerPartition: 2 * 1024 * 1024,
+    maxBytesPerPartition: 1024 * 1024,
   });
   const metrics = new LedgerMetrics();
   await producer.connect();
