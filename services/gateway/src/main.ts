@@ -1,6 +1,7 @@
 import cluster from "node:cluster";
 import { GatewayConfig, loadConfigOrExit } from "@points/shared";
 import { createLogger, type Logger } from "@points/shared/logger";
+import { onStopSignal, runService } from "@points/shared/service";
 import { startGateway } from "./gateway";
 
 /**
@@ -15,15 +16,8 @@ const log = createLogger("gateway", config.LOG_LEVEL);
 if (config.GATEWAY_WORKERS > 1 && cluster.isPrimary) runPrimary(config.GATEWAY_WORKERS, log);
 else await runGateway();
 
-async function runGateway(): Promise<void> {
-  const gateway = await startGateway(config, log).catch((err) => {
-    log.fatal({ err: String(err) }, "gateway failed to start");
-    process.exit(1);
-  });
-  onStopSignal(async () => {
-    await gateway.stop().catch((err) => log.error({ err: String(err) }, "unclean stop"));
-    process.exit(0);
-  });
+function runGateway(): Promise<void> {
+  return runService("gateway", log, () => startGateway(config, log));
 }
 
 function runPrimary(workers: number, log: Logger): void {
@@ -34,7 +28,7 @@ function runPrimary(workers: number, log: Logger): void {
     log.error({ pid: worker.process.pid, code, signal }, "gateway worker exited; starting another");
     cluster.fork();
   });
-  onStopSignal(async () => {
+  onStopSignal(log, async () => {
     stopping = true;
     const alive = Object.values(cluster.workers ?? {}).filter((w) => w !== undefined);
     await Promise.all(
@@ -52,16 +46,4 @@ function runPrimary(workers: number, log: Logger): void {
     );
     process.exit(0);
   });
-}
-
-function onStopSignal(stop: () => Promise<void>): void {
-  let stopping = false;
-  for (const signal of ["SIGTERM", "SIGINT"] as const) {
-    process.on(signal, () => {
-      if (stopping) return;
-      stopping = true;
-      log.info({ signal }, "stopping");
-      void stop();
-    });
-  }
 }
