@@ -6,6 +6,6 @@ import { defineConfig } from "vitest/config";
 export default defineConfig({
   test: {
     globalSetup: ["./packages/testing/src/global-setup.ts"],
-    projects: ["packages/*", "services/*"],
+    projects: ["packages/*", "services/*", "chaos"],
   },
 });

@@ -1,4 +1,12 @@
-import { Kafka, type LogEntry, logLevel, type Message, Partitioners, type Producer } from "kafkajs";
+import {
+  type Consumer,
+  Kafka,
+  type LogEntry,
+  logLevel,
+  type Message,
+  Partitioners,
+  type Producer,
+} from "kafkajs";
 import type { Logger } from "./logger";
 
 /** Kafka client set-up shared by every service, with the settings kafkajs needs to behave. */
@@ -87,4 +95,33 @@ export function chunkByBytes(messages: Message[], max = SEND_BYTES_MAX): Message
 /** Sends messages to one topic in byte-bounded requests, in order, each fully acknowledged. */
 export async function sendAll(producer: Producer, topic: string, messages: Message[]): Promise<void> {
   for (const group of chunkByBytes(messages)) await producer.send({ topic, acks: -1, messages: group });
+}
+
+/**
+ * The group moved on (broker restart, expired session, rebalance) while a batch was in hand.
+ * kafkajs wraps these as non-retriable when they leave eachBatch and then crashes the consumer
+ * for good, leaving a live process that consumes nothing; callers end the batch instead. Whoever
+ * owns the partition next redelivers from the last committed offset, which command ids make
+ * harmless.
+ */
+const GROUP_MEMBERSHIP_ERRORS = new Set([
+  "UNKNOWN_MEMBER_ID",
+  "REBALANCE_IN_PROGRESS",
+  "ILLEGAL_GENERATION",
+  "NOT_COORDINATOR_FOR_GROUP",
+  "COORDINATOR_NOT_AVAILABLE",
+]);
+
+export function isGroupMembershipError(err: unknown): boolean {
+  const e = err as { type?: string; cause?: { type?: string } } | null;
+  return GROUP_MEMBERSHIP_ERRORS.has(e?.type ?? e?.cause?.type ?? "");
+}
+
+/** A consumer crash kafkajs will not restart leaves a process that consumes nothing: exit so the process manager starts a fresh one. */
+export function exitOnFatalCrash(consumer: Consumer, log: Logger): void {
+  consumer.on(consumer.events.CRASH, ({ payload }) => {
+    if (payload.restart) return;
+    log.fatal({ err: String(payload.error) }, "consumer crashed for good; exiting");
+    process.exit(1);
+  });
 }

@@ -56,8 +56,22 @@ interface BodyParserError {
   status?: number;
 }
 
+/** Postgres unreachable, restarting or refusing connections: a dependency is down (503), not a bug. */
+function databaseUnavailable(err: unknown): boolean {
+  const e = err as { code?: unknown; message?: unknown } | null;
+  const code = typeof e?.code === "string" ? e.code : "";
+  const message = typeof e?.message === "string" ? e.message : "";
+  return (
+    ["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE", "57P01", "57P02", "57P03"].includes(code) ||
+    code.startsWith("08") ||
+    /Connection terminated|timeout exceeded when trying to connect/.test(message)
+  );
+}
+
 export function toHttpError(err: unknown): HttpError | null {
   if (err instanceof HttpError) return err;
+  if (databaseUnavailable(err))
+    return httpError("unavailable", "the database is unavailable; retry with the same Idempotency-Key");
   const e = err as BodyParserError;
   if (e?.type === "entity.too.large") return httpError("payload_too_large", "request body is too large");
   if (e?.type === "entity.parse.failed")

@@ -1,4 +1,5 @@
 import type { Pool } from "@points/shared/db";
+import { isGroupMembershipError } from "@points/shared/kafka";
 import type { Logger } from "@points/shared/logger";
 import type { Consumer, EachBatchPayload, KafkaMessage, Message } from "kafkajs";
 import { claimEvents, eventKey } from "./event-claims";
@@ -50,9 +51,18 @@ async function ingestKafkaBatch(deps: IngestDeps, payload: EachBatchPayload): Pr
     await withRetry(deps, payload, () => ingestChunk(deps, batch.partition, chunk));
     const last = chunk[chunk.length - 1]!;
     payload.resolveOffset(last.offset);
-    await deps.consumer.commitOffsets([
-      { topic: batch.topic, partition: batch.partition, offset: (BigInt(last.offset) + 1n).toString() },
-    ]);
+    try {
+      await deps.consumer.commitOffsets([
+        { topic: batch.topic, partition: batch.partition, offset: (BigInt(last.offset) + 1n).toString() },
+      ]);
+    } catch (err) {
+      if (!isGroupMembershipError(err)) throw err;
+      deps.log.warn(
+        { err: String(err), partition: batch.partition },
+        "offset commit refused: the group moved on",
+      );
+      return;
+    }
     await payload.heartbeat();
   }
 }

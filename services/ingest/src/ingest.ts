@@ -4,6 +4,7 @@ import { createPool, type Pool } from "@points/shared/db";
 import {
   createKafka,
   createProducer,
+  exitOnFatalCrash,
   KAFKA_HEARTBEAT_MS,
   KAFKA_SESSION_TIMEOUT_MS,
 } from "@points/shared/kafka";
@@ -32,7 +33,7 @@ export async function startIngest(config: IngestConfig, log: Logger): Promise<Ru
     max: config.INGEST_PARTITIONS_CONCURRENCY + 2,
     name: "ingest",
   });
-  const kafka = createKafka("ingest", config.KAFKA_BROKERS);
+  const kafka = createKafka("ingest", config.KAFKA_BROKERS, log);
   const producer = createProducer(kafka);
   const admin = kafka.admin();
   const consumer = kafka.consumer({
@@ -48,6 +49,7 @@ export async function startIngest(config: IngestConfig, log: Logger): Promise<Ru
   const secrets = new PartnerSecrets(pool, log, () => metrics.secretReloads.inc());
   await secrets.start();
   await Promise.all([producer.connect(), admin.connect(), consumer.connect()]);
+  exitOnFatalCrash(consumer, log);
   await runIngestConsumer({
     consumer,
     pool,

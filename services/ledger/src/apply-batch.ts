@@ -38,6 +38,8 @@ export async function applyBatch(
   pool: Pool,
   commands: LedgerCommand[],
   now = new Date(),
+  /** Commands (by commandKey) Postgres refused to store: rejected instead of applied. */
+  unstorable: ReadonlySet<string> = new Set(),
 ): Promise<BatchResult> {
   return inTransaction(pool, async (db) => {
     // Lock the users first: a second ledger still holding a revoked partition then waits, and
@@ -56,9 +58,11 @@ export async function applyBatch(
     const ctx: ApplyContext = { now, accounts, writes, entries: await loadEntries(db, itemKeys) };
 
     const decided = new Map<string, Decided>(known);
-    const outcomes = commands.map((cmd) => decideOne(ctx, decided, cmd, now));
+    const outcomes = commands.map((cmd) => decideOne(ctx, decided, cmd, now, unstorable));
     await writes.write(db);
-    return { outcomes, balances: cachedBalances(accounts, writes.touchedUsers()) };
+    // Every user of the batch, not only those changed now: a redelivered command is "known" and
+    // changes nothing, but its first delivery may have committed and died before the cache write.
+    return { outcomes, balances: cachedBalances(accounts, [...accounts.keys()]) };
   });
 }
 
@@ -67,6 +71,7 @@ function decideOne(
   decided: Map<string, Decided>,
   cmd: LedgerCommand,
   now: Date,
+  unstorable: ReadonlySet<string>,
 ): LedgerOutcome {
   const key = commandKey(cmd.user_id, cmd.command_id);
   const prior = decided.get(key);
@@ -75,7 +80,9 @@ function decideOne(
     const reused = reject("idempotency_key_reused", "this Idempotency-Key was used with a different request");
     return toOutcome(cmd, { ...fromDecision(cmd, reused) }, now);
   }
-  const decision = applyCommand(ctx, cmd);
+  const decision = unstorable.has(key)
+    ? reject("validation_failed", "the command holds a value the ledger cannot store; nothing was applied")
+    : applyCommand(ctx, cmd);
   const record = fromDecision(cmd, decision);
   decided.set(key, record);
   ctx.writes.commands.push({

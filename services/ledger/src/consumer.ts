@@ -1,7 +1,8 @@
 import { LedgerCommand } from "@points/shared";
+import { isGroupMembershipError } from "@points/shared/kafka";
 import type { Logger } from "@points/shared/logger";
 import type { Consumer, EachBatchPayload, KafkaMessage } from "kafkajs";
-import type { GroupCommitter } from "./group-commit";
+import { type GroupCommitter, isUnstorableDataError } from "./group-commit";
 import type { LedgerMetrics } from "./metrics";
 import type { OutcomePublisher } from "./publish";
 
@@ -52,7 +53,16 @@ async function applyKafkaBatch(deps: ConsumerDeps, payload: EachBatchPayload): P
     const last = chunk[chunk.length - 1]!;
     // Only now (Postgres committed, outcomes acknowledged) may the offset move past the chunk.
     payload.resolveOffset(last.offset);
-    await payload.commitOffsetsIfNecessary();
+    try {
+      await payload.commitOffsetsIfNecessary();
+    } catch (err) {
+      if (!isGroupMembershipError(err)) throw err;
+      deps.log.warn(
+        { err: String(err), partition: batch.partition },
+        "offset commit refused: the group moved on",
+      );
+      return;
+    }
     await payload.heartbeat();
   }
 }
@@ -63,7 +73,14 @@ async function applyChunkWithRetry(deps: ConsumerDeps, payload: EachBatchPayload
   for (let attempt = 0; ; attempt++) {
     const started = performance.now();
     try {
-      const result = await deps.committer.apply(commands);
+      const result = await deps.committer.apply(commands).catch((err) => {
+        if (!isUnstorableDataError(err)) throw err;
+        deps.log.error(
+          { err: String(err), partition: payload.batch.partition },
+          "batch refused over its data; isolating",
+        );
+        return deps.committer.applyIsolating(commands);
+      });
       await deps.publisher.publish(result, replyTo);
       deps.metrics.observeBatch(result.outcomes, performance.now() - started);
       return;

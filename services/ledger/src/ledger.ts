@@ -4,11 +4,13 @@ import { createPool } from "@points/shared/db";
 import {
   createKafka,
   createProducer,
+  exitOnFatalCrash,
   KAFKA_HEARTBEAT_MS,
   KAFKA_SESSION_TIMEOUT_MS,
 } from "@points/shared/kafka";
 import type { Logger } from "@points/shared/logger";
 import { Redis } from "ioredis";
+import { repairBalanceCache } from "./cache-repair";
 import { runLedgerConsumer } from "./consumer";
 import { GroupCommitter } from "./group-commit";
 import { LedgerMetrics } from "./metrics";
@@ -44,6 +46,13 @@ export async function startLedger(config: LedgerConfig, log: Logger): Promise<Ru
   await producer.connect();
   await consumer.connect();
   const publisher = new OutcomePublisher(producer, redis, topics.events, config.REDIS_KEY_PREFIX, log);
+  // A crash ends in a rebalance: every group join compares cached versions with Postgres.
+  consumer.on(consumer.events.GROUP_JOIN, () => {
+    repairBalanceCache(redis, pool, config.REDIS_KEY_PREFIX, log).catch((err) =>
+      log.warn({ err: String(err) }, "balance cache repair failed; the next rebalance retries"),
+    );
+  });
+  exitOnFatalCrash(consumer, log);
   await runLedgerConsumer({
     consumer,
     committer: new GroupCommitter(pool),

@@ -21,15 +21,24 @@ export type PoolClient = pg.PoolClient;
 /** Runs fn in one transaction; rolls back and rethrows on any error. */
 export async function inTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
   const client = await pool.connect();
+  // A checked-out client has no 'error' listener (the pool only watches idle ones): a connection
+  // dropped mid-transaction (Postgres restart) would be an unhandled 'error' event and kill the
+  // process. The query in flight rejects anyway; the broken client is discarded on release.
+  let broken: Error | undefined;
+  const onError = (err: Error) => {
+    broken = err;
+  };
+  client.on("error", onError);
   try {
     await client.query("BEGIN");
     const result = await fn(client);
     await client.query("COMMIT");
     return result;
   } catch (err) {
-    await client.query("ROLLBACK").catch(() => {});
+    if (!broken) await client.query("ROLLBACK").catch(() => {});
     throw err;
   } finally {
-    client.release();
+    client.removeListener("error", onError);
+    client.release(broken);
   }
 }

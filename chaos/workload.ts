@@ -1,0 +1,429 @@
+import { createHash, createHmac } from "node:crypto";
+import { Kafka, logLevel, Partitioners, type Producer } from "kafkajs";
+import { sleep } from "./infra";
+import type { Rng } from "./rng";
+
+/**
+ * The clients of the bank run. HTTP workers send earns, negative transactions and spends with an
+ * Idempotency-Key on every request and retry timeouts, network errors, 5xx and 429 with the SAME
+ * key and body. Partner producers send signed events to partner.transactions and re-send a batch
+ * that was not acknowledged with the same event ids. Everything sent is recorded: the checks
+ * compare these records with what the ledger decided.
+ */
+export const PARTNERS = ["DANNON", "UNILEVER", "MILLER COORS", "ACME"] as const;
+const ATTEMPT_TIMEOUT_MS = 12_000;
+const BACKOFF_MS_MIN = 100;
+const BACKOFF_MS_MAX = 2_000;
+const REPLAY_SHARE = 0.05;
+/** Retries are bounded by time (the retry deadline) and by count. */
+const ATTEMPTS_MAX = 2_000;
+const EVENTS_PER_SEND = 10;
+const SEND_TIMEOUT_MS = 15_000;
+const PRODUCER_FAILURES_BEFORE_RENEW = 3;
+const TIMESTAMP_BASE_MS = Date.UTC(2024, 0, 1);
+const TIMESTAMP_SPAN_MS = 60 * 24 * 3_600_000;
+
+export type Op = "earn" | "negative" | "spend";
+
+export interface HttpRecord {
+  kind: "http";
+  key: string;
+  op: Op;
+  userId: string;
+  payer?: string;
+  /** Signed for transactions (negative for a negative transaction); positive for a spend. */
+  points: number;
+  timestamp?: string;
+  token: string;
+  path: string;
+  body: string;
+  probe: boolean;
+  /** When the first attempt started (ms since the epoch). */
+  sentAt: number;
+  attempts: number;
+  /** The definitive answer (any status but 5xx, 408 and 429), when one came. */
+  final?: { status: number; body: unknown; latencyMs: number; answeredAt: number };
+  /** Every attempt so far was answered 503 (so the gateway said it accepted nothing). */
+  onlyUnavailable: boolean;
+  replay?: { status: number; body: unknown };
+}
+
+export interface EventRecord {
+  kind: "event";
+  eventId: string;
+  partner: string;
+  userId: string;
+  points: number;
+  timestamp: string;
+  commandId: string;
+  value: string;
+  acked: boolean;
+  sends: number;
+  probe: boolean;
+}
+
+export interface Anomaly {
+  kind: string;
+  detail: string;
+  /** When it happened (ms since the epoch), to tell which fault it belongs to. */
+  at?: number;
+}
+
+/** What the clients sent and saw. */
+export class Recorder {
+  readonly http: HttpRecord[] = [];
+  readonly events: EventRecord[] = [];
+  readonly statuses = new Map<string, number>();
+  readonly anomalies: Anomaly[] = [];
+  eventSends = 0;
+  eventSendFailures = 0;
+  eventDuplicates = 0;
+
+  count(status: string): void {
+    this.statuses.set(status, (this.statuses.get(status) ?? 0) + 1);
+  }
+
+  anomaly(kind: string, detail: string): void {
+    this.anomalies.push({ kind, detail, at: Date.now() });
+  }
+}
+
+export interface PartnerCredentials {
+  token: string;
+  secret: string;
+}
+
+export interface WorkloadContext {
+  gatewayUrl: string;
+  brokers: string;
+  partnerTopic: string;
+  adminToken: string;
+  partners: Map<string, PartnerCredentials>;
+  users: string[];
+  tag: string;
+  thinkMs: number;
+  rec: Recorder;
+  /** True once the load phase is over: workers start nothing new. */
+  loadStopped: () => boolean;
+  /** Until when a request already started is retried. */
+  retryDeadline: () => number;
+}
+
+// --- HTTP ---------------------------------------------------------------------------------------
+
+/** Statuses after which a client would not retry. */
+function isDefinitive(status: number): boolean {
+  return status < 500 && status !== 408 && status !== 429;
+}
+
+function isExpected(status: number): boolean {
+  return status === 200 || status === 201 || status === 202 || status === 409;
+}
+
+function parseBody(text: string): unknown {
+  try {
+    return text ? JSON.parse(text) : undefined;
+  } catch {
+    return text;
+  }
+}
+
+function errorName(err: unknown): string {
+  const e = err as { name?: string; cause?: { code?: string } };
+  if (e?.name === "TimeoutError" || e?.name === "AbortError") return "timeout";
+  return e?.cause?.code ?? e?.name ?? "error";
+}
+
+function backoffMs(attempt: number, rng: () => number): number {
+  const ceiling = Math.min(BACKOFF_MS_MAX, BACKOFF_MS_MIN * 2 ** attempt);
+  return ceiling / 2 + rng() * (ceiling / 2);
+}
+
+type AttemptResult =
+  | { definitive: { status: number; body: unknown; latencyMs: number; answeredAt: number } }
+  | { waitMs?: number };
+
+async function attempt(ctx: WorkloadContext, r: HttpRecord): Promise<AttemptResult> {
+  const started = performance.now();
+  r.attempts += 1;
+  try {
+    const res = await fetch(`${ctx.gatewayUrl}${r.path}`, {
+      method: "POST",
+      headers: {
+        authorization: `Bearer ${r.token}`,
+        "content-type": "application/json",
+        "idempotency-key": r.key,
+      },
+      body: r.body,
+      signal: AbortSignal.timeout(ATTEMPT_TIMEOUT_MS),
+    });
+    const text = await res.text();
+    ctx.rec.count(String(res.status));
+    if (isDefinitive(res.status)) {
+      if (!isExpected(res.status)) {
+        ctx.rec.anomaly("unexpected-status", `${r.path} ${res.status} ${text.slice(0, 200)}`);
+      }
+      return {
+        definitive: {
+          status: res.status,
+          body: parseBody(text),
+          latencyMs: performance.now() - started,
+          answeredAt: Date.now(),
+        },
+      };
+    }
+    if (res.status !== 503) r.onlyUnavailable = false;
+    if (res.status >= 500 && res.status !== 503) {
+      ctx.rec.anomaly(`http-${res.status}`, `${r.path}: ${text.slice(0, 200)}`);
+    }
+    const retryAfter = Number(res.headers.get("retry-after"));
+    return Number.isFinite(retryAfter) && retryAfter > 0 ? { waitMs: retryAfter * 1_000 } : {};
+  } catch (err) {
+    r.onlyUnavailable = false;
+    ctx.rec.count(errorName(err));
+    return {};
+  }
+}
+
+/** Sends until a definitive answer or the retry deadline; the same key and body every time. */
+export async function perform(ctx: WorkloadContext, r: HttpRecord, rng: Rng): Promise<void> {
+  for (let n = 0; n < ATTEMPTS_MAX && Date.now() < ctx.retryDeadline(); n++) {
+    const result = await attempt(ctx, r);
+    if ("definitive" in result) {
+      r.final = result.definitive;
+      return;
+    }
+    await sleep(result.waitMs ?? backoffMs(n, () => rng.next()));
+  }
+}
+
+/** One attempt only (recovery probes): a probe that fails stays an unanswered request. */
+export async function performOnce(ctx: WorkloadContext, r: HttpRecord): Promise<void> {
+  const result = await attempt(ctx, r);
+  if ("definitive" in result) r.final = result.definitive;
+}
+
+/** Asks again with the same key after a decided answer: it must come back identical. */
+async function replay(ctx: WorkloadContext, r: HttpRecord, rng: Rng): Promise<void> {
+  const probe: HttpRecord = { ...r, attempts: 0, final: undefined };
+  await perform(ctx, probe, rng);
+  if (probe.final) r.replay = { status: probe.final.status, body: probe.final.body };
+}
+
+function randomTimestamp(rng: Rng): string {
+  return new Date(TIMESTAMP_BASE_MS + rng.int(0, TIMESTAMP_SPAN_MS)).toISOString();
+}
+
+export function transactionRecord(
+  key: string,
+  userId: string,
+  payer: string,
+  points: number,
+  timestamp: string,
+  token: string,
+  probe = false,
+): HttpRecord {
+  return {
+    kind: "http",
+    key,
+    op: points > 0 ? "earn" : "negative",
+    userId,
+    payer,
+    points,
+    timestamp,
+    token,
+    path: `/v1/users/${encodeURIComponent(userId)}/transactions`,
+    body: JSON.stringify({ payer, points, timestamp }),
+    probe,
+    sentAt: Date.now(),
+    attempts: 0,
+    onlyUnavailable: true,
+  };
+}
+
+function spendRecord(key: string, userId: string, points: number, token: string): HttpRecord {
+  return {
+    kind: "http",
+    key,
+    op: "spend",
+    userId,
+    points,
+    token,
+    path: `/v1/users/${encodeURIComponent(userId)}/spend`,
+    body: JSON.stringify({ points }),
+    probe: false,
+    sentAt: Date.now(),
+    attempts: 0,
+    onlyUnavailable: true,
+  };
+}
+
+/** 45% earns, 15% negative transactions, 40% spends; the admin token for a fifth of them. */
+function nextRequest(ctx: WorkloadContext, rng: Rng, key: string): HttpRecord {
+  const userId = rng.pick(ctx.users);
+  const r = rng.next();
+  if (r < 0.6) {
+    const payer = rng.pick(PARTNERS);
+    const token = rng.next() < 0.2 ? ctx.adminToken : ctx.partners.get(payer)!.token;
+    const points = r < 0.45 ? rng.int(1, 500) : -rng.int(1, 200);
+    return transactionRecord(key, userId, payer, points, randomTimestamp(rng), token);
+  }
+  const token = rng.next() < 0.2 ? ctx.adminToken : ctx.partners.get(rng.pick(PARTNERS))!.token;
+  return spendRecord(key, userId, rng.int(1, 400), token);
+}
+
+export async function httpWorker(ctx: WorkloadContext, rng: Rng, workerId: number): Promise<void> {
+  for (let n = 0; !ctx.loadStopped(); n++) {
+    const r = nextRequest(ctx, rng, `${ctx.tag}-w${workerId}-${n}`);
+    ctx.rec.http.push(r);
+    await perform(ctx, r, rng);
+    if (r.final && r.final.status !== 202 && rng.next() < REPLAY_SHARE) await replay(ctx, r, rng);
+    if (ctx.thinkMs > 0) await sleep(rng.int(0, ctx.thinkMs));
+  }
+}
+
+// --- Partner events over Kafka ------------------------------------------------------------------
+
+/** Mirrors the ingest service: a re-sent event becomes the same ledger command. */
+export function eventCommandId(partnerId: string, eventId: string): string {
+  return `ev_${createHash("sha256")
+    .update(JSON.stringify([partnerId, eventId]))
+    .digest("hex")}`;
+}
+
+export function eventRecord(
+  eventId: string,
+  partner: string,
+  userId: string,
+  points: number,
+  timestamp: string,
+  probe = false,
+): EventRecord {
+  const value = JSON.stringify({ event_id: eventId, user_id: userId, points, timestamp });
+  return {
+    kind: "event",
+    eventId,
+    partner,
+    userId,
+    points,
+    timestamp,
+    commandId: eventCommandId(partner, eventId),
+    value,
+    acked: false,
+    sends: 0,
+    probe,
+  };
+}
+
+export function eventMessage(ctx: WorkloadContext, e: EventRecord) {
+  const secret = ctx.partners.get(e.partner)!.secret;
+  const signature = `sha256=${createHmac("sha256", secret).update(e.value).digest("hex")}`;
+  return {
+    key: e.userId,
+    value: e.value,
+    headers: { "x-partner-id": e.partner, "x-signature": signature },
+  };
+}
+
+export function partnerKafka(brokers: string, clientId: string): Kafka {
+  return new Kafka({
+    clientId,
+    brokers: [brokers],
+    logLevel: logLevel.NOTHING,
+    retry: { initialRetryTime: 200, retries: 3 },
+    connectionTimeout: 3_000,
+    requestTimeout: 10_000,
+  });
+}
+
+/** A partner system's producer: plain at-least-once (not idempotent), so re-sends are real duplicates. */
+export class PartnerProducer {
+  private producer: Producer | undefined;
+  private failures = 0;
+
+  constructor(
+    private readonly ctx: WorkloadContext,
+    private readonly kafka: Kafka,
+  ) {}
+
+  /** Sends until Kafka acknowledges (acks=all) or the retry deadline passes. */
+  async sendUntilAcked(batch: EventRecord[], rng: Rng): Promise<void> {
+    for (let n = 0; n < ATTEMPTS_MAX && Date.now() < this.ctx.retryDeadline(); n++) {
+      for (const e of batch) e.sends += 1;
+      this.ctx.rec.eventSends += 1;
+      try {
+        const producer = await this.connected();
+        await withTimeout(
+          producer.send({
+            topic: this.ctx.partnerTopic,
+            acks: -1,
+            messages: batch.map((e) => eventMessage(this.ctx, e)),
+          }),
+          SEND_TIMEOUT_MS,
+        );
+        for (const e of batch) e.acked = true;
+        this.failures = 0;
+        return;
+      } catch {
+        this.ctx.rec.eventSendFailures += 1;
+        if (++this.failures >= PRODUCER_FAILURES_BEFORE_RENEW) await this.renew();
+        await sleep(backoffMs(n, () => rng.next()));
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.producer?.disconnect().catch(() => {});
+    this.producer = undefined;
+  }
+
+  private async connected(): Promise<Producer> {
+    if (this.producer) return this.producer;
+    const producer = this.kafka.producer({
+      allowAutoTopicCreation: false,
+      createPartitioner: Partitioners.DefaultPartitioner,
+    });
+    await withTimeout(producer.connect(), SEND_TIMEOUT_MS).catch(async (err) => {
+      await producer.disconnect().catch(() => {});
+      throw err;
+    });
+    this.producer = producer;
+    return producer;
+  }
+
+  private async renew(): Promise<void> {
+    this.failures = 0;
+    await this.close();
+  }
+}
+
+export async function partnerWorker(ctx: WorkloadContext, rng: Rng, workerId: number): Promise<void> {
+  const producer = new PartnerProducer(ctx, partnerKafka(ctx.brokers, `chaos-partner-${workerId}`));
+  const sentBefore: EventRecord[] = [];
+  try {
+    for (let n = 0; !ctx.loadStopped(); n++) {
+      const batch = Array.from({ length: EVENTS_PER_SEND }, (_, i) => {
+        const points = rng.next() < 0.8 ? rng.int(1, 500) : -rng.int(1, 100);
+        const id = `${ctx.tag}-p${workerId}-${n}-${i}`;
+        return eventRecord(id, rng.pick(PARTNERS), rng.pick(ctx.users), points, randomTimestamp(rng));
+      });
+      ctx.rec.events.push(...batch);
+      const duplicate = sentBefore.length > 0 && rng.next() < 0.2 ? [rng.pick(sentBefore)] : [];
+      ctx.rec.eventDuplicates += duplicate.length;
+      await producer.sendUntilAcked([...batch, ...duplicate], rng);
+      sentBefore.push(...batch.filter((e) => e.acked));
+      // Partner traffic is bursty but sparse next to the HTTP clients: one batch every 0.1-0.3 s.
+      await sleep(rng.int(100, 300));
+    }
+  } finally {
+    await producer.close();
+  }
+}
+
+export function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
