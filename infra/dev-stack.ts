@@ -9,7 +9,7 @@ import { fileURLToPath } from "node:url";
 import { CommonConfig, parseConfig } from "@points/shared";
 import { ensureDatabase, migrate } from "@points/shared/db";
 import { ensurePostgres, ensureRedis, loadBrokerModule, redact } from "@points/testing/infra";
-import { buildServices, SERVICE_NODE_FLAGS } from "./build.mjs";
+import { buildServices, serviceNodeFlags } from "./build.mjs";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 const CACHE = join(ROOT, ".cache");
@@ -32,7 +32,7 @@ function adminToken(): string {
 }
 
 function startService(name: Service, env: NodeJS.ProcessEnv): ChildProcess {
-  const child = spawn(process.execPath, [...SERVICE_NODE_FLAGS, `services/${name}/dist/main.mjs`], {
+  const child = spawn(process.execPath, [...serviceNodeFlags(name), `services/${name}/dist/main.mjs`], {
     cwd: ROOT,
     env,
     stdio: ["ignore", "pipe", "pipe"],

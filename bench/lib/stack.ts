@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { ensureDatabase, migrate } from "@points/shared/db";
 import { ensurePostgres, ensureRedis, loadBrokerModule, REPO_ROOT } from "@points/testing/infra";
 import pg from "pg";
-import { buildServices, SERVICE_NODE_FLAGS } from "../../infra/build.mjs";
+import { buildServices, serviceNodeFlags } from "../../infra/build.mjs";
 
 /**
  * A benchmark stack: the machine's Postgres and Redis, a real Kafka broker (the running one or
@@ -57,7 +57,7 @@ export async function startBenchStack(tag: string, port = 18080): Promise<BenchS
     LOG_LEVEL: "warn",
     RATE_LIMIT_PER_SECOND: "1000000",
     RATE_LIMIT_BURST: "1000000",
-    GATEWAY_WORKERS: process.env.GATEWAY_WORKERS ?? "2",
+    GATEWAY_WORKERS: process.env.GATEWAY_WORKERS ?? "1",
   };
   const children = new Map<ServiceName, ChildProcess>();
   const peaks: Record<string, number> = {};
@@ -71,7 +71,7 @@ export async function startBenchStack(tag: string, port = 18080): Promise<BenchS
       // The built bundle, run as npm start and the image run it (no TypeScript loader).
       const child = spawn(
         process.execPath,
-        [...SERVICE_NODE_FLAGS, join(REPO_ROOT, `services/${name}/dist/main.mjs`)],
+        [...serviceNodeFlags(name), join(REPO_ROOT, `services/${name}/dist/main.mjs`)],
         {
           cwd: REPO_ROOT,
           env: { ...process.env, ...env },

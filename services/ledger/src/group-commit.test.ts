@@ -1,7 +1,7 @@
 import { createPool, type Pool } from "@points/shared/db";
 import { createTestEnv, type TestEnv } from "@points/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { GroupCommitter } from "./group-commit";
+import { GroupCommitter, isUnstorableDataError } from "./group-commit";
 import { earnCommand, spendCommand } from "./test-commands";
 
 let env: TestEnv;
@@ -55,5 +55,21 @@ describe("GroupCommitter", () => {
     // Not wedged by the failure: a later batch runs (and fails the same way, promptly).
     await expect(committer.apply([earnCommand("g3", "A", 1, "2022-01-01T00:00:00Z")])).rejects.toThrow();
     await broken.end();
+  });
+
+  it("isolates a command Postgres refuses to store, rejecting it and applying the rest", async () => {
+    const committer = new GroupCommitter(pool);
+    // Validation at the boundaries refuses NUL; this one bypasses it, as a buggy producer could.
+    const poison = earnCommand("g2", "A", 5, "2022-01-01T00:00:00Z", { reason: "bad \u0000 reason" });
+    const good = earnCommand("g2", "A", 3, "2022-01-01T00:00:00Z");
+    const err = await committer.apply([good, poison]).catch((e: unknown) => e);
+    expect(isUnstorableDataError(err)).toBe(true);
+    const result = await committer.applyIsolating([good, poison]);
+    expect(result.outcomes.map((o) => [o.status, o.code])).toEqual([
+      ["applied", undefined],
+      ["rejected", "validation_failed"],
+    ]);
+    const again = await committer.apply([poison]);
+    expect(again.outcomes[0]).toMatchObject({ status: "rejected", code: "validation_failed" });
   });
 });

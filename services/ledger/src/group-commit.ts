@@ -1,6 +1,7 @@
 import type { LedgerCommand } from "@points/shared";
 import type { Pool } from "@points/shared/db";
 import { applyBatch, type BatchResult } from "./apply-batch";
+import { commandKey } from "./store";
 
 /**
  * Group commit across partitions. Each partition's batch handler hands its commands here; while
@@ -32,6 +33,31 @@ export class GroupCommitter {
         setImmediate(() => void this.run());
       }
     });
+  }
+
+  /**
+   * For a batch Postgres refused over its data (a value it cannot store): apply each command on
+   * its own, outside any group, and reject the ones it still refuses, so one poisonous command
+   * cannot stall its partition forever.
+   */
+  async applyIsolating(commands: LedgerCommand[]): Promise<BatchResult> {
+    const results: BatchResult[] = [];
+    for (const command of commands) {
+      try {
+        results.push(await applyBatch(this.pool, [command]));
+      } catch (err) {
+        if (!isUnstorableDataError(err)) throw err;
+        results.push(
+          await applyBatch(
+            this.pool,
+            [command],
+            new Date(),
+            new Set([commandKey(command.user_id, command.command_id)]),
+          ),
+        );
+      }
+    }
+    return { outcomes: results.flatMap((r) => r.outcomes), balances: results.flatMap((r) => r.balances) };
   }
 
   private async run(): Promise<void> {
@@ -76,4 +102,13 @@ function splitResult(result: BatchResult, group: Waiting[]): void {
     });
     offset += w.commands.length;
   }
+}
+
+/**
+ * Postgres refused the data itself (SQLSTATE class 22, data exception, e.g. a NUL in text; class
+ * 54, program limit exceeded): retrying the same batch can never succeed.
+ */
+export function isUnstorableDataError(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === "string" && (code.startsWith("22") || code.startsWith("54"));
 }

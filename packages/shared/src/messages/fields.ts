@@ -5,14 +5,24 @@ export const POINTS_MAX = Number.MAX_SAFE_INTEGER; // 9007199254740991, contract
 export const REASON_CHARS_MAX = 500;
 export const ITEM_NAME_CHARS_MAX = 200;
 export const ITEM_DATA_BYTES_MAX = 16 * 1024;
+export const ITEM_DATA_DEPTH_MAX = 32;
 
-export const UserId = z
-  .string()
+/**
+ * Text Postgres can store and every client can decode: no NUL (text and json columns refuse it)
+ * and no lone UTF-16 surrogate (not valid Unicode). Checked at the boundary, because a value the
+ * database refuses inside the ledger's batch transaction would fail the whole batch.
+ */
+export function isStorableText(s: string): boolean {
+  return !s.includes("\u0000") && s.isWellFormed();
+}
+const STORABLE_MESSAGE = "must be valid Unicode text without NUL characters";
+const storableText = () => z.string().refine(isStorableText, STORABLE_MESSAGE);
+
+export const UserId = storableText()
   .min(1)
   .max(50)
   .regex(/^[^\u0000-\u001f\u007f/?#]+$/, "must not contain control characters, '/', '?' or '#'");
-export const PartnerId = z
-  .string()
+export const PartnerId = storableText()
   .min(1)
   .max(100)
   .regex(/^[^\u0000-\u001f\u007f/?#,]+$/, "must not contain control characters, '/', '?', '#' or ','");
@@ -35,13 +45,38 @@ export const Timestamp = z.iso
   })
   .transform((d) => d.toISOString());
 
-export const Reason = z.string().max(REASON_CHARS_MAX);
+export const Reason = storableText().max(REASON_CHARS_MAX);
 
-const itemDataFits = (v: unknown) => v === undefined || JSON.stringify(v).length <= ITEM_DATA_BYTES_MAX;
+/**
+ * Item data is any JSON (bodies arrive parsed), bounded in depth (walked without recursion, so
+ * 10,000 nested arrays cannot overflow the stack), with storable keys and strings, then in size.
+ */
+export function itemDataProblem(value: unknown): string | null {
+  const stack: { v: unknown; depth: number }[] = [{ v: value, depth: 0 }];
+  while (stack.length > 0) {
+    const { v, depth } = stack.pop()!;
+    if (depth > ITEM_DATA_DEPTH_MAX) return `must be at most ${ITEM_DATA_DEPTH_MAX} levels deep`;
+    if (typeof v === "string" && !isStorableText(v)) return STORABLE_MESSAGE;
+    if (v === null || typeof v !== "object") continue;
+    for (const [k, child] of Object.entries(v)) {
+      if (!isStorableText(k)) return STORABLE_MESSAGE;
+      stack.push({ v: child, depth: depth + 1 });
+    }
+  }
+  if (JSON.stringify(value).length > ITEM_DATA_BYTES_MAX)
+    return `must be at most ${ITEM_DATA_BYTES_MAX} bytes as JSON`;
+  return null;
+}
+
 export const ItemInput = z.strictObject({
-  name: z.string().min(1).max(ITEM_NAME_CHARS_MAX),
-  // Bodies arrive as parsed JSON, so any value here is JSON already; only its size is bounded.
-  data: z.unknown().refine(itemDataFits, `must be at most ${ITEM_DATA_BYTES_MAX} bytes as JSON`).optional(),
+  name: storableText().min(1).max(ITEM_NAME_CHARS_MAX),
+  data: z
+    .unknown()
+    .superRefine((v, ctx) => {
+      const problem = v === undefined ? null : itemDataProblem(v);
+      if (problem) ctx.addIssue({ code: "custom", message: problem });
+    })
+    .optional(),
 });
 export type ItemInput = z.infer<typeof ItemInput>;
 

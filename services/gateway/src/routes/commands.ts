@@ -1,3 +1,4 @@
+import { isStorableText } from "@points/shared";
 import { Router } from "express";
 import { z } from "zod";
 import { principalName } from "../auth";
@@ -7,7 +8,9 @@ import { json, registry, withErrors } from "../openapi";
 import { authorize } from "../permissions";
 
 /** GET /v1/commands/{id}: the outcome of a command answered with 202. Callers see their own. */
-const Params = z.object({ id: z.string().min(1).max(128) });
+const Params = z.object({
+  id: z.string().min(1).max(128).refine(isStorableText, "must be valid Unicode text without NUL characters"),
+});
 
 export function commandRoutes(ctx: GatewayContext): Router {
   const router = Router();

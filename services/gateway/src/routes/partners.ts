@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { PartnerId } from "@points/shared";
+import { isStorableText, PartnerId } from "@points/shared";
 import { inTransaction } from "@points/shared/db";
 import { Router } from "express";
 import { z } from "zod";
@@ -13,7 +13,12 @@ import { guard } from "../permissions";
 const RESERVED_IDS = new Set(["admin", "member"]);
 export const CreatePartnerBody = z.strictObject({
   id: PartnerId.refine((id) => !RESERVED_IDS.has(id.toLowerCase()), "is reserved"),
-  name: z.string().min(1).max(200).optional(),
+  name: z
+    .string()
+    .min(1)
+    .max(200)
+    .refine(isStorableText, "must be valid Unicode text without NUL characters")
+    .optional(),
 });
 const PartnerParams = z.object({ id: PartnerId });
 const KNOWN_PARTNERS_MAX = 100_000;
