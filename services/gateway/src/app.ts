@@ -28,8 +28,7 @@ export function createApp(ctx: GatewayContext): express.Express {
   app.use(authenticate(ctx));
   app.use(rateLimit(ctx.config.RATE_LIMIT_PER_SECOND, ctx.config.RATE_LIMIT_BURST));
   app.use(jsonOnly);
-  app.use("/v1/members", express.json({ limit: MEMBERS_BODY_BYTES_MAX }));
-  app.use(express.json({ limit: BODY_BYTES_MAX }));
+  app.use(jsonBodies());
   app.use(partnerRoutes(ctx));
   app.use(memberRoutes(ctx));
   app.use(pointsRoutes(ctx));
@@ -52,6 +51,14 @@ function authenticate(ctx: GatewayContext) {
     req.principal = principal;
     next();
   };
+}
+
+/** 16 MiB for the bulk member upsert (POST /v1/members) only; 1 MiB everywhere else. */
+function jsonBodies() {
+  const bulk = express.json({ limit: MEMBERS_BODY_BYTES_MAX });
+  const normal = express.json({ limit: BODY_BYTES_MAX });
+  return (req: Request, res: Response, next: NextFunction) =>
+    (req.method === "POST" && /^\/v1\/members\/?$/.test(req.path) ? bulk : normal)(req, res, next);
 }
 
 /** Bodies must be JSON: anything else is 415, before a byte is parsed. */

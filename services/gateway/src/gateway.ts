@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { once } from "node:events";
-import type { Server } from "node:http";
+import { createServer, type Server } from "node:http";
+import type { Duplex } from "node:stream";
 import { type GatewayConfig, redisKeys, topicNames } from "@points/shared";
 import { createPool } from "@points/shared/db";
 import { createKafka, createProducer } from "@points/shared/kafka";
@@ -76,9 +77,10 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
       await redis.publish(keys.authInvalidate, "1").catch(() => {});
     },
   };
-  const server: Server = await new Promise((resolve) => {
-    const s = createApp(ctx).listen(config.PORT, () => resolve(s));
-  });
+  // 64 KiB of headers: a wallet query may name 1,000 user ids of 50 characters in its URL.
+  const server: Server = createServer({ maxHeaderSize: HEADER_BYTES_MAX }, createApp(ctx));
+  server.on("clientError", answerClientError);
+  await new Promise<void>((resolve) => server.listen(config.PORT, resolve));
   server.keepAliveTimeout = 65_000;
   const port = (server.address() as { port: number }).port;
   log.info({ port, gatewayId }, "gateway listening");
@@ -102,6 +104,30 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
 
 const CONNECT_RETRY_MS = 2_000;
 const KAFKA_START_WAIT_MS = 5_000;
+const HEADER_BYTES_MAX = 64 * 1024;
+
+/**
+ * Requests node's parser rejects before express sees them (headers or URL too large, a CR in a
+ * header) still get the error envelope.
+ */
+function answerClientError(err: Error & { code?: string }, socket: Duplex): void {
+  if (!socket.writable) {
+    socket.destroy();
+    return;
+  }
+  // Too large headers or URL answer 413 payload_too_large, the contract's code for an oversized
+  // request (not 431, which the contract does not list).
+  const tooLarge = err.code === "HPE_HEADER_OVERFLOW";
+  const status = tooLarge ? "413 Payload Too Large" : "400 Bad Request";
+  const body = JSON.stringify({
+    error: tooLarge
+      ? { code: "payload_too_large", message: "request headers or URL are too large" }
+      : { code: "validation_failed", message: "malformed HTTP request" },
+  });
+  socket.end(
+    `HTTP/1.1 ${status}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+  );
+}
 const REDIS_START_WAIT_MS = 5_000;
 
 /** Retries a connect in the background until it succeeds or is cancelled. */

@@ -25,12 +25,26 @@ export function httpError(code: ErrorCode, message: string, extra: Partial<ApiEr
   return new HttpError({ code, message, ...extra });
 }
 
+/**
+ * Adds a message under a field name. Names come from the client (unknown keys), so "toString" or
+ * "__proto__" must be plain keys: own-property checks, never the prototype chain.
+ */
+export function addField(fields: Record<string, string[]>, name: string, message: string): void {
+  const existing = Object.hasOwn(fields, name) ? fields[name]! : [];
+  Object.defineProperty(fields, name, {
+    value: [...existing, message],
+    enumerable: true,
+    writable: true,
+    configurable: true,
+  });
+}
+
 /** zod issues as the envelope's `fields`: field path -> messages. */
 export function fieldsOf(error: z.ZodError, prefix = ""): Record<string, string[]> {
   const fields: Record<string, string[]> = {};
   for (const issue of error.issues) {
     const name = [prefix, ...issue.path.map(String)].filter(Boolean).join(".") || "body";
-    fields[name] = [...(fields[name] ?? []), issue.message];
+    addField(fields, name, issue.message);
   }
   return fields;
 }

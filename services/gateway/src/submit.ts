@@ -31,9 +31,14 @@ export function idempotencyKeyOf(req: Request): string | undefined {
 }
 
 export function requestHash(req: Request): string {
-  return createHash("sha256")
-    .update(`${req.method} ${req.baseUrl}${req.path}\n${JSON.stringify(req.body ?? null)}`)
-    .digest("hex");
+  let body: string;
+  try {
+    body = JSON.stringify(req.body ?? null);
+  } catch {
+    // Only a body nested deeper than the stack allows gets here; no valid request is that deep.
+    throw httpError("validation_failed", "the request body is nested too deeply");
+  }
+  return createHash("sha256").update(`${req.method} ${req.baseUrl}${req.path}\n${body}`).digest("hex");
 }
 
 export async function submitCommand(ctx: GatewayContext, req: Request, res: Response, body: CommandBody) {

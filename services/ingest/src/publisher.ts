@@ -13,7 +13,14 @@ import type { AcceptedEvent, DlqCode } from "./verify-partner-event";
  */
 const ERROR_MESSAGE_CHARS_MAX = 1_000;
 /** Headers this service adds to a dead letter; stale copies (a replayed dead letter) are dropped. */
-const DLQ_HEADERS = ["x-error-code", "x-error-message", "x-original-partition", "x-original-offset"];
+const DLQ_HEADERS = [
+  "x-error-code",
+  "x-error-message",
+  "x-original-partition",
+  "x-original-offset",
+  "x-truncated-key-bytes",
+  "x-truncated-value-bytes",
+];
 
 export function earnCommand(accepted: AcceptedEvent, now = Date.now()): EarnCommand {
   const { partnerId, event } = accepted;
@@ -39,6 +46,13 @@ export function commandMessage(command: EarnCommand): Message {
   return { key: command.user_id, value: JSON.stringify(command) };
 }
 
+/**
+ * Above this a dead letter's key or value is cut to this size and the copy says so (headers
+ * x-truncated-key-bytes / x-truncated-value-bytes give the original sizes): the broker refuses
+ * records over 1 MiB, and a dead letter that can never be written would stall the partition.
+ */
+export const DLQ_PART_BYTES_MAX = 256 * 1024;
+
 export function deadLetter(source: KafkaMessage, partition: number, code: DlqCode, message: string): Message {
   const headers: IHeaders = {};
   for (const [name, value] of Object.entries(source.headers ?? {})) {
@@ -48,7 +62,15 @@ export function deadLetter(source: KafkaMessage, partition: number, code: DlqCod
   headers["x-error-message"] = message.slice(0, ERROR_MESSAGE_CHARS_MAX);
   headers["x-original-partition"] = String(partition);
   headers["x-original-offset"] = source.offset;
-  return { key: source.key, value: source.value, headers };
+  const key = cut(source.key, "x-truncated-key-bytes", headers);
+  const value = cut(source.value, "x-truncated-value-bytes", headers);
+  return { key, value, headers };
+}
+
+function cut(part: Buffer | null, header: string, headers: IHeaders): Buffer | null {
+  if (!part || part.length <= DLQ_PART_BYTES_MAX) return part;
+  headers[header] = String(part.length);
+  return part.subarray(0, DLQ_PART_BYTES_MAX);
 }
 
 export class IngestPublisher {

@@ -1,5 +1,5 @@
 import { createHash, createHmac, timingSafeEqual } from "node:crypto";
-import { Reason, SignedPoints, Timestamp, UserId } from "@points/shared";
+import { isStorableText, Reason, SignedPoints, Timestamp, UserId } from "@points/shared";
 import type { IHeaders, KafkaMessage } from "kafkajs";
 import { z } from "zod";
 
@@ -15,7 +15,11 @@ export const SIGNATURE_HEADER = "x-signature";
 const SIGNATURE_FORMAT = /^sha256=([0-9a-fA-F]{64})$/;
 
 export const PartnerEvent = z.strictObject({
-  event_id: z.string().min(1).max(EVENT_ID_CHARS_MAX),
+  event_id: z
+    .string()
+    .min(1)
+    .max(EVENT_ID_CHARS_MAX)
+    .refine(isStorableText, "must be valid Unicode text without NUL characters"),
   user_id: UserId,
   points: SignedPoints,
   timestamp: Timestamp,

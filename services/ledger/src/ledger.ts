@@ -47,11 +47,13 @@ export async function startLedger(config: LedgerConfig, log: Logger): Promise<Ru
   await consumer.connect();
   const publisher = new OutcomePublisher(producer, redis, topics.events, config.REDIS_KEY_PREFIX, log);
   // A crash ends in a rebalance: every group join compares cached versions with Postgres.
-  consumer.on(consumer.events.GROUP_JOIN, () => {
+  // And so does Redis coming back (it may return with a snapshot older than Postgres).
+  const repair = () =>
     repairBalanceCache(redis, pool, config.REDIS_KEY_PREFIX, log).catch((err) =>
-      log.warn({ err: String(err) }, "balance cache repair failed; the next rebalance retries"),
+      log.warn({ err: String(err) }, "balance cache repair failed; the next rebalance or reconnect retries"),
     );
-  });
+  consumer.on(consumer.events.GROUP_JOIN, repair);
+  redis.on("ready", repair);
   exitOnFatalCrash(consumer, log);
   await runLedgerConsumer({
     consumer,

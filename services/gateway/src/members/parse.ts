@@ -1,5 +1,5 @@
 import type { z } from "zod";
-import { httpError } from "../http-errors";
+import { addField, httpError } from "../http-errors";
 import { BULK_MEMBERS_MAX, MemberInput } from "./schema";
 
 /**
@@ -11,9 +11,7 @@ type Fields = Record<string, string[]>;
 /** Like fieldsOf, but an unknown key is reported under its own name, not under the whole body. */
 export function memberFields(error: z.ZodError, root: string): Fields {
   const fields: Fields = {};
-  const add = (name: string, message: string) => {
-    fields[name] = [...(fields[name] ?? []), message];
-  };
+  const add = (name: string, message: string) => addField(fields, name, message);
   for (const issue of error.issues) {
     if (issue.code === "unrecognized_keys") {
       for (const key of issue.keys) add([...issue.path.map(String), key].join("."), "is not a member field");

@@ -1,4 +1,4 @@
-import { UserId } from "@points/shared";
+import { isStorableText, UserId } from "@points/shared";
 import { z } from "zod";
 import { PageQuery } from "../pagination";
 
@@ -134,6 +134,7 @@ export const ListQuery = PageQuery.extend({
   search: z
     .string()
     .max(SEARCH_CHARS_MAX)
+    .refine(isStorableText, "must be valid Unicode text without NUL characters")
     .optional()
     .meta({ description: "case-insensitive substring of client_name or cardno" }),
   ordering: z.enum(ORDERINGS).default("loyalty_id").meta({
