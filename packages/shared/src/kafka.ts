@@ -1,6 +1,8 @@
 import {
   type Consumer,
+  type EachBatchPayload,
   Kafka,
+  type KafkaMessage,
   type LogEntry,
   logLevel,
   type Message,
@@ -124,4 +126,40 @@ export function exitOnFatalCrash(consumer: Consumer, log: Logger): void {
     log.fatal({ err: String(payload.error) }, "consumer crashed for good; exiting");
     process.exit(1);
   });
+}
+
+/**
+ * The loop both consumers run over a fetched batch: chunks in offset order; each chunk is
+ * processed (with the caller's own retries), then its offset resolved and committed, then a
+ * heartbeat. A commit refused because the group moved on ends the batch quietly (see
+ * isGroupMembershipError); the next owner of the partition redelivers the rest.
+ */
+export async function consumeInChunks(
+  payload: EachBatchPayload,
+  options: {
+    chunkMessagesMax: number;
+    log: Logger;
+    process: (chunk: KafkaMessage[]) => Promise<void>;
+    commit: (lastOffset: string) => Promise<void>;
+  },
+): Promise<void> {
+  const { batch } = payload;
+  for (let start = 0; start < batch.messages.length; start += options.chunkMessagesMax) {
+    if (!payload.isRunning() || payload.isStale()) return;
+    const chunk = batch.messages.slice(start, start + options.chunkMessagesMax);
+    await options.process(chunk);
+    const last = chunk[chunk.length - 1]!;
+    payload.resolveOffset(last.offset);
+    try {
+      await options.commit(last.offset);
+    } catch (err) {
+      if (!isGroupMembershipError(err)) throw err;
+      options.log.warn(
+        { err: String(err), partition: batch.partition },
+        "offset commit refused: the group moved on",
+      );
+      return;
+    }
+    await payload.heartbeat();
+  }
 }

@@ -1,5 +1,5 @@
 import type { Pool } from "@points/shared/db";
-import { isGroupMembershipError } from "@points/shared/kafka";
+import { consumeInChunks } from "@points/shared/kafka";
 import type { Logger } from "@points/shared/logger";
 import type { Consumer, EachBatchPayload, KafkaMessage, Message } from "kafkajs";
 import { claimEvents, eventKey } from "./event-claims";
@@ -43,28 +43,17 @@ export async function runIngestConsumer(deps: IngestDeps): Promise<void> {
   });
 }
 
-async function ingestKafkaBatch(deps: IngestDeps, payload: EachBatchPayload): Promise<void> {
+function ingestKafkaBatch(deps: IngestDeps, payload: EachBatchPayload): Promise<void> {
   const { batch } = payload;
-  for (let start = 0; start < batch.messages.length; start += CHUNK_MESSAGES_MAX) {
-    if (!payload.isRunning() || payload.isStale()) return;
-    const chunk = batch.messages.slice(start, start + CHUNK_MESSAGES_MAX);
-    await withRetry(deps, payload, () => ingestChunk(deps, batch.partition, chunk));
-    const last = chunk[chunk.length - 1]!;
-    payload.resolveOffset(last.offset);
-    try {
-      await deps.consumer.commitOffsets([
-        { topic: batch.topic, partition: batch.partition, offset: (BigInt(last.offset) + 1n).toString() },
-      ]);
-    } catch (err) {
-      if (!isGroupMembershipError(err)) throw err;
-      deps.log.warn(
-        { err: String(err), partition: batch.partition },
-        "offset commit refused: the group moved on",
-      );
-      return;
-    }
-    await payload.heartbeat();
-  }
+  return consumeInChunks(payload, {
+    chunkMessagesMax: CHUNK_MESSAGES_MAX,
+    log: deps.log,
+    process: (chunk) => withRetry(deps, payload, () => ingestChunk(deps, batch.partition, chunk)),
+    commit: (lastOffset) =>
+      deps.consumer.commitOffsets([
+        { topic: batch.topic, partition: batch.partition, offset: (BigInt(lastOffset) + 1n).toString() },
+      ]),
+  });
 }
 
 async function ingestChunk(deps: IngestDeps, partition: number, chunk: KafkaMessage[]): Promise<void> {

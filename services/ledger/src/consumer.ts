@@ -1,5 +1,5 @@
 import { LedgerCommand } from "@points/shared";
-import { isGroupMembershipError } from "@points/shared/kafka";
+import { consumeInChunks } from "@points/shared/kafka";
 import type { Logger } from "@points/shared/logger";
 import type { Consumer, EachBatchPayload, KafkaMessage } from "kafkajs";
 import { type GroupCommitter, isUnstorableDataError } from "./group-commit";
@@ -44,27 +44,14 @@ export async function runLedgerConsumer(deps: ConsumerDeps): Promise<void> {
   });
 }
 
-async function applyKafkaBatch(deps: ConsumerDeps, payload: EachBatchPayload): Promise<void> {
-  const { batch } = payload;
-  for (let start = 0; start < batch.messages.length; start += CHUNK_COMMANDS_MAX) {
-    if (!payload.isRunning() || payload.isStale()) return;
-    const chunk = batch.messages.slice(start, start + CHUNK_COMMANDS_MAX);
-    await applyChunkWithRetry(deps, payload, chunk);
-    const last = chunk[chunk.length - 1]!;
-    // Only now (Postgres committed, outcomes acknowledged) may the offset move past the chunk.
-    payload.resolveOffset(last.offset);
-    try {
-      await payload.commitOffsetsIfNecessary();
-    } catch (err) {
-      if (!isGroupMembershipError(err)) throw err;
-      deps.log.warn(
-        { err: String(err), partition: batch.partition },
-        "offset commit refused: the group moved on",
-      );
-      return;
-    }
-    await payload.heartbeat();
-  }
+/** Only after a chunk is applied (Postgres committed, outcomes acknowledged) may its offset move. */
+function applyKafkaBatch(deps: ConsumerDeps, payload: EachBatchPayload): Promise<void> {
+  return consumeInChunks(payload, {
+    chunkMessagesMax: CHUNK_COMMANDS_MAX,
+    log: deps.log,
+    process: (chunk) => applyChunkWithRetry(deps, payload, chunk),
+    commit: () => payload.commitOffsetsIfNecessary(),
+  });
 }
 
 /** Postgres or Kafka being down pauses this partition (with backoff) instead of skipping commands. */
