@@ -39,7 +39,8 @@ export class Authenticator {
 
   /** The principal behind an Authorization header value, or null. */
   async authenticate(header: string | undefined): Promise<Principal | null> {
-    const match = /^Bearer ([\x21-\x7e]{1,512})$/.exec(header ?? "");
+    // The scheme is case-insensitive (RFC 7235).
+    const match = /^bearer ([\x21-\x7e]{1,512})$/i.exec(header ?? "");
     if (!match) return null;
     const hash = hashToken(match[1]!);
     if (timingSafeEqual(hash, this.adminHash)) return { role: "admin", id: "admin" };

@@ -204,13 +204,19 @@ describe("the permission matrix (contract section 5)", () => {
       "Bearer pt_not-a-real-token",
       "Bearer mt_not-a-real-token",
       `Bearer ${TEST_ADMIN_TOKEN}x`,
-      `bearer ${TEST_ADMIN_TOKEN}`,
       `Basic ${Buffer.from(`admin:${TEST_ADMIN_TOKEN}`).toString("base64")}`,
       "Bearer",
     ]) {
       const res = await api.call("GET", "/v1/members/alice", { headers: { authorization } });
       expect([res.status, res.body.error.code], authorization).toEqual([401, "unauthenticated"]);
     }
+  });
+
+  it("reads the auth scheme case-insensitively (RFC 7235)", async () => {
+    const res = await api.call("GET", "/v1/members/alice", {
+      headers: { authorization: `bearer ${TEST_ADMIN_TOKEN}` },
+    });
+    expect(res.status).toBe(200);
   });
 
   it("stops accepting a partner's old token once it is rotated", async () => {
