@@ -62,8 +62,11 @@ export async function submitCommand(ctx: GatewayContext, req: Request, res: Resp
     sent_at: Date.now(),
   } as LedgerCommand;
   if (/\brespond-async\b/i.test(req.get("Prefer") ?? "")) {
-    await markPending(ctx, command, actor);
+    // Produce first: when Kafka refuses (503) no "pending" record may be left behind for a
+    // command that was never accepted. If the ledger decides before the record is written,
+    // GET /v1/commands/{id} finds the decision first anyway.
     await ctx.bus.produce(command);
+    await markPending(ctx, command, actor);
     return accepted(res, commandId, true);
   }
   const outcome = await ctx.bus.send(command, ctx.config.SYNC_WAIT_MS);

@@ -303,6 +303,14 @@ describe("a gateway restart", () => {
   });
 });
 
+async function countPending(): Promise<number> {
+  const db = new pg.Client({ connectionString: env.databaseUrl });
+  await db.connect();
+  const { rows } = await db.query("SELECT count(*)::int AS n FROM command_requests");
+  await db.end();
+  return rows[0].n;
+}
+
 describe("limits and degraded modes", () => {
   it("answers 429 with Retry-After past a token's rate, never for the admin", async () => {
     const limited = await startTestGateway(env, { RATE_LIMIT_PER_SECOND: "1", RATE_LIMIT_BURST: "3" });
@@ -329,6 +337,14 @@ describe("limits and degraded modes", () => {
       const client = new Api(cut.url);
       const res = await client.call("POST", "/v1/users/rules-5/spend", { token: admin, body: { points: 1 } });
       expect([res.status, res.body.error.code]).toEqual([503, "unavailable"]);
+      const before = await countPending();
+      const async = await client.call("POST", "/v1/users/rules-5/spend", {
+        token: admin,
+        body: { points: 1 },
+        headers: { Prefer: "respond-async" },
+      });
+      expect([async.status, async.body.error.code]).toEqual([503, "unavailable"]);
+      expect(await countPending()).toBe(before); // nothing left "pending" for a refused command
       expect((await client.call("GET", "/v1/users/rules-5/balance", { token: admin })).status).toBe(200);
       const health = await client.call("GET", "/health");
       expect(health.status).toBe(503);
