@@ -1,8 +1,10 @@
+import type { IncomingMessage, RequestListener, ServerResponse } from "node:http";
 import express, { type NextFunction, type Request, type Response } from "express";
 import { Histogram } from "prom-client";
+import { balanceFastPath, type Observe } from "./balance-fast-path";
 import type { GatewayContext } from "./context";
 import { errorHandler, httpError } from "./http-errors";
-import { rateLimit } from "./rate-limit";
+import { RateLimiter, rateLimit } from "./rate-limit";
 import { commandRoutes } from "./routes/commands";
 import { memberRoutes } from "./routes/members";
 import { opsRoutes } from "./routes/ops";
@@ -11,22 +13,36 @@ import { pointsRoutes } from "./routes/points";
 import { walletRoutes } from "./routes/wallet";
 
 /**
- * The express app, without listen(): where every request enters. Order: metrics, public routes,
- * authentication, rate limit, JSON body rules, the routes, then the one error handler.
+ * Where every request enters: the GET balance fast path (balance-fast-path.ts) for the hot read,
+ * else the express app. The app's order: metrics, public routes, authentication, rate limit, JSON
+ * body rules, the routes, then the one error handler.
  */
 export const BODY_BYTES_MAX = 1024 * 1024;
 export const MEMBERS_BODY_BYTES_MAX = 16 * 1024 * 1024;
 const PUBLIC_PATHS = /^\/(health|metrics|openapi\.json|docs)(\/|$)/;
 
-export function createApp(ctx: GatewayContext): express.Express {
+export function createApp(ctx: GatewayContext): RequestListener {
+  const limiter = new RateLimiter(ctx.config.RATE_LIMIT_PER_SECOND, ctx.config.RATE_LIMIT_BURST);
+  const observe = requestHistogram(ctx);
+  const app = expressApp(ctx, limiter, observe);
+  const fast = balanceFastPath(ctx, limiter, observe);
+  return (req: IncomingMessage, res: ServerResponse) => {
+    fast(req, res).then(
+      (answered) => answered || app(req, res),
+      () => app(req, res),
+    );
+  };
+}
+
+function expressApp(ctx: GatewayContext, limiter: RateLimiter, observe: Observe): express.Express {
   const app = express();
   app.disable("x-powered-by");
   app.set("etag", false);
   app.set("query parser", "simple");
-  app.use(requestMetrics(ctx));
+  app.use(requestMetrics(observe));
   app.use(opsRoutes(ctx));
   app.use(authenticate(ctx));
-  app.use(rateLimit(ctx.config.RATE_LIMIT_PER_SECOND, ctx.config.RATE_LIMIT_BURST));
+  app.use(rateLimit(limiter));
   app.use(jsonOnly);
   app.use(jsonBodies());
   app.use(partnerRoutes(ctx));
@@ -70,7 +86,7 @@ function jsonOnly(req: Request, _res: Response, next: NextFunction) {
   next();
 }
 
-function requestMetrics(ctx: GatewayContext) {
+function requestHistogram(ctx: GatewayContext): Observe {
   const histogram = new Histogram({
     name: "gateway_request_seconds",
     help: "HTTP requests by route and status",
@@ -78,14 +94,15 @@ function requestMetrics(ctx: GatewayContext) {
     buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5],
     registers: [ctx.metrics],
   });
+  return (method, route, status, seconds) => histogram.observe({ method, route, status }, seconds);
+}
+
+function requestMetrics(observe: Observe) {
   return (req: Request, res: Response, next: NextFunction) => {
     const started = performance.now();
     res.on("finish", () => {
       const route = (req.route?.path as string | undefined) ?? "unmatched";
-      histogram.observe(
-        { method: req.method, route, status: res.statusCode },
-        (performance.now() - started) / 1000,
-      );
+      observe(req.method, route, res.statusCode, (performance.now() - started) / 1000);
     });
     next();
   };

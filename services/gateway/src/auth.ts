@@ -22,6 +22,14 @@ export function newToken(role: "partner" | "member"): string {
   return `${role === "partner" ? "pt" : "mt"}_${randomBytes(TOKEN_BYTES).toString("base64url")}`;
 }
 
+const ADMIN: Principal = Object.freeze({ role: "admin", id: "admin" } as const);
+
+/** The SHA-256 of a well-formed bearer token, or null. The scheme is case-insensitive (RFC 7235). */
+function tokenHashOf(header: string | undefined): Buffer | null {
+  const match = /^bearer ([\x21-\x7e]{1,512})$/i.exec(header ?? "");
+  return match ? hashToken(match[1]!) : null;
+}
+
 export function hashToken(token: string): Buffer {
   return createHash("sha256").update(token, "utf8").digest();
 }
@@ -39,21 +47,33 @@ export class Authenticator {
 
   /** The principal behind an Authorization header value, or null. */
   async authenticate(header: string | undefined): Promise<Principal | null> {
-    // The scheme is case-insensitive (RFC 7235).
-    const match = /^bearer ([\x21-\x7e]{1,512})$/i.exec(header ?? "");
-    if (!match) return null;
-    const hash = hashToken(match[1]!);
-    if (timingSafeEqual(hash, this.adminHash)) return { role: "admin", id: "admin" };
-    const key = hash.toString("hex");
-    const cached = this.cache.get(key);
-    if (cached && cached.expires > Date.now()) return cached.principal;
+    const hash = tokenHashOf(header);
+    if (!hash) return null;
+    const known = this.known(hash);
+    if (known !== undefined) return known;
     const principal = await this.lookup(hash);
+    const key = hash.toString("hex");
     if (this.cache.size >= CACHE_ENTRIES_MAX) this.cache.clear();
     this.cache.set(key, {
       principal,
       expires: Date.now() + (principal ? CACHE_TTL_MS : CACHE_NEGATIVE_TTL_MS),
     });
     return principal;
+  }
+
+  /**
+   * The principal when it is known without Postgres (the admin token or a cached token), else
+   * undefined: for the GET balance fast path, which leaves everything else to `authenticate`.
+   */
+  knownPrincipal(header: string | undefined): Principal | null | undefined {
+    const hash = tokenHashOf(header);
+    return hash ? this.known(hash) : null;
+  }
+
+  private known(hash: Buffer): Principal | null | undefined {
+    if (timingSafeEqual(hash, this.adminHash)) return ADMIN;
+    const cached = this.cache.get(hash.toString("hex"));
+    return cached && cached.expires > Date.now() ? cached.principal : undefined;
   }
 
   invalidate(): void {

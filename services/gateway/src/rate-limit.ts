@@ -1,5 +1,5 @@
 import type { NextFunction, Request, Response } from "express";
-import { principalName } from "./auth";
+import { type Principal, principalName } from "./auth";
 import { httpError } from "./http-errors";
 
 /**
@@ -9,25 +9,38 @@ import { httpError } from "./http-errors";
 const IDLE_BUCKET_MS = 60_000;
 const BUCKETS_MAX = 200_000;
 
-export function rateLimit(perSecond: number, burst: number) {
-  const buckets = new Map<string, { tokens: number; at: number }>();
-  return (req: Request, _res: Response, next: NextFunction) => {
-    const p = req.principal;
-    if (!p || p.role === "admin") return next();
+export class RateLimiter {
+  private readonly buckets = new Map<string, { tokens: number; at: number }>();
+
+  constructor(
+    private readonly perSecond: number,
+    private readonly burst: number,
+  ) {}
+
+  /** Takes one token: null when allowed, else the seconds to wait before retrying. */
+  take(p: Principal): number | null {
+    if (p.role === "admin") return null;
     const key = principalName(p);
     const now = Date.now();
-    if (buckets.size > BUCKETS_MAX) {
-      for (const [k, b] of buckets) if (now - b.at > IDLE_BUCKET_MS) buckets.delete(k);
+    if (this.buckets.size > BUCKETS_MAX) {
+      for (const [k, b] of this.buckets) if (now - b.at > IDLE_BUCKET_MS) this.buckets.delete(k);
     }
-    const bucket = buckets.get(key) ?? { tokens: burst, at: now };
-    bucket.tokens = Math.min(burst, bucket.tokens + ((now - bucket.at) / 1000) * perSecond);
+    const bucket = this.buckets.get(key) ?? { tokens: this.burst, at: now };
+    bucket.tokens = Math.min(this.burst, bucket.tokens + ((now - bucket.at) / 1000) * this.perSecond);
     bucket.at = now;
-    buckets.set(key, bucket);
+    this.buckets.set(key, bucket);
     if (bucket.tokens >= 1) {
       bucket.tokens -= 1;
-      return next();
+      return null;
     }
-    const retryAfterS = Math.max(1, Math.ceil((1 - bucket.tokens) / perSecond));
+    return Math.max(1, Math.ceil((1 - bucket.tokens) / this.perSecond));
+  }
+}
+
+export function rateLimit(limiter: RateLimiter) {
+  return (req: Request, _res: Response, next: NextFunction) => {
+    const retryAfterS = req.principal ? limiter.take(req.principal) : null;
+    if (retryAfterS === null) return next();
     throw httpError("rate_limited", "too many requests for this token", {}).withHeaders({
       "Retry-After": String(retryAfterS),
     });

@@ -1,4 +1,4 @@
-import type { Server } from "node:http";
+import { createServer, type Server } from "node:http";
 import { GatewayConfig } from "@points/shared";
 import { createPool, type Pool } from "@points/shared/db";
 import { createLogger } from "@points/shared/logger";
@@ -69,7 +69,7 @@ export async function startTestApp(options: TestAppOptions): Promise<TestApp> {
   });
   const ctx = await testContext(config, options.logLevel ?? "error");
   const server: Server = await new Promise((resolve) => {
-    const s = createApp(ctx).listen(0, "127.0.0.1", () => resolve(s));
+    const s = createServer(createApp(ctx)).listen(0, "127.0.0.1", () => resolve(s));
   });
   const url = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
   const request = (method: string, path: string, o: RequestOptions = {}) => send(url, method, path, o);
