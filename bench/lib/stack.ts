@@ -71,7 +71,7 @@ export async function startBenchStack(tag: string, port = 18080): Promise<BenchS
       // The built bundle, run as npm start and the image run it (no TypeScript loader).
       const child = spawn(
         process.execPath,
-        [...serviceNodeFlags(name), join(REPO_ROOT, `services/${name}/dist/main.mjs`)],
+        [...serviceNodeFlags(name), ...profileFlags(name), join(REPO_ROOT, `services/${name}/dist/main.mjs`)],
         {
           cwd: REPO_ROOT,
           env: { ...process.env, ...env },
@@ -100,6 +100,20 @@ export async function startBenchStack(tag: string, port = 18080): Promise<BenchS
     },
   };
   return stack;
+}
+
+/**
+ * BENCH_PROFILE=ledger,gateway writes a V8 CPU profile of those services into bench/results/profiles/
+ * when they stop (read it with `node bench/cpuprofile-top.mjs FILE`).
+ */
+function profileFlags(name: ServiceName): string[] {
+  const wanted = (process.env.BENCH_PROFILE ?? "").split(",");
+  if (!wanted.includes(name)) return [];
+  return [
+    "--cpu-prof",
+    `--cpu-prof-dir=${join(REPO_ROOT, "bench/results/profiles")}`,
+    `--cpu-prof-name=${name}-${Date.now()}.cpuprofile`,
+  ];
 }
 
 /** VmHWM: the kernel's record of the process's peak resident set. */

@@ -4,13 +4,12 @@ import type { Logger } from "@points/shared/logger";
 import type { Consumer, EachBatchPayload, KafkaMessage } from "kafkajs";
 import { type GroupCommitter, isUnstorableDataError } from "./group-commit";
 import type { LedgerMetrics } from "./metrics";
-import type { OutcomePublisher } from "./publish";
 
 /**
  * The ledger's loop over `ledger.commands`. Each partition holds whole users, so applying a
  * partition's messages in offset order applies each user's commands in the order accepted.
- * Order of effects per chunk: Postgres commit, then outcomes published, then the Kafka offset
- * resolved (and committed soon after). A crash anywhere redelivers the chunk; the commands
+ * Order of effects per chunk: Postgres commit, then outcomes published (both by the group
+ * committer), then the Kafka offset resolved (and committed soon after). A crash anywhere redelivers the chunk; the commands
  * table makes that harmless.
  */
 export const CHUNK_COMMANDS_MAX = 2_000;
@@ -26,7 +25,6 @@ const RETRY_DELAY_MS_MAX = 5_000;
 export interface ConsumerDeps {
   consumer: Consumer;
   committer: GroupCommitter;
-  publisher: OutcomePublisher;
   log: Logger;
   metrics: LedgerMetrics;
   commandsTopic: string;
@@ -60,15 +58,14 @@ async function applyChunkWithRetry(deps: ConsumerDeps, payload: EachBatchPayload
   for (let attempt = 0; ; attempt++) {
     const started = performance.now();
     try {
-      const result = await deps.committer.apply(commands).catch((err) => {
+      const result = await deps.committer.apply(commands, replyTo).catch((err) => {
         if (!isUnstorableDataError(err)) throw err;
         deps.log.error(
           { err: String(err), partition: payload.batch.partition },
           "batch refused over its data; isolating",
         );
-        return deps.committer.applyIsolating(commands);
+        return deps.committer.applyIsolating(commands, replyTo);
       });
-      await deps.publisher.publish(result, replyTo);
       deps.metrics.observeBatch(result.outcomes, performance.now() - started);
       return;
     } catch (err) {

@@ -1,7 +1,8 @@
 import { createPool, type Pool } from "@points/shared/db";
 import { createTestEnv, type TestEnv } from "@points/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { GroupCommitter, isUnstorableDataError } from "./group-commit";
+import type { BatchResult } from "./apply-batch";
+import { GroupCommitter, isUnstorableDataError, type ReplyTo } from "./group-commit";
 import { earnCommand, spendCommand } from "./test-commands";
 
 let env: TestEnv;
@@ -42,6 +43,39 @@ describe("GroupCommitter", () => {
       [{ userId: "g2", seq: 1, json: '{"B":7}' }],
       [{ userId: "g3", seq: 2, json: '{"A":0}' }],
     ]);
+  });
+
+  it("publishes a group once, with every batch's reply targets, before any of its batches resolve", async () => {
+    const published: { commands: number; replyTo: string[] }[] = [];
+    let settledBeforePublish = false;
+    let resolved = 0;
+    const committer = new GroupCommitter(pool, async (result: BatchResult, replyTo: ReplyTo) => {
+      await new Promise((r) => setTimeout(r, 20));
+      settledBeforePublish ||= resolved > 0;
+      published.push({ commands: result.outcomes.length, replyTo: [...replyTo.values()].sort() });
+    });
+    const batches = [
+      [earnCommand("g1", "A", 1, "2022-01-01T00:00:00Z")],
+      [earnCommand("g2", "A", 1, "2022-01-01T00:00:00Z"), earnCommand("g2", "B", 1, "2022-01-01T00:00:00Z")],
+    ];
+    await Promise.all(
+      batches.map((b, i) =>
+        committer.apply(b, new Map(b.map((c) => [c.command_id, `gw-${i}`]))).then(() => resolved++),
+      ),
+    );
+    expect(published).toEqual([{ commands: 3, replyTo: ["gw-0", "gw-1", "gw-1"] }]);
+    expect(settledBeforePublish).toBe(false);
+  });
+
+  it("rejects every batch of a group whose publish failed, though Postgres committed it", async () => {
+    const committer = new GroupCommitter(pool, async () => {
+      throw new Error("Kafka refused the events");
+    });
+    const attempts = await Promise.allSettled([
+      committer.apply([earnCommand("g1", "A", 1, "2022-01-01T00:00:00Z")]),
+      committer.apply([earnCommand("g2", "A", 1, "2022-01-01T00:00:00Z")]),
+    ]);
+    expect(attempts.map((a) => a.status)).toEqual(["rejected", "rejected"]);
   });
 
   it("fails every batch of a failed transaction, and still takes new batches after", async () => {

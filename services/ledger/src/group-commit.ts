@@ -9,11 +9,21 @@ import { commandKey } from "./store";
  * the next one. Partitions hold disjoint users, so one transaction over several partitions'
  * batches decides exactly what separate transactions would, with one commit (and one fsync)
  * instead of many: what keeps small synchronous batches from being bound by commit latency.
+ *
+ * A committed group is then published once (one Redis pipeline, one Kafka produce for all its
+ * partitions: per-partition produces cost the ledger and the broker a request each), while the
+ * next group's transaction already runs. A batch's promise settles only after its group is
+ * published, so a partition's offset never moves past an unpublished outcome.
  */
 export const GROUP_COMMANDS_MAX = 4_000;
 
+/** Command id -> the gateway waiting for its outcome. */
+export type ReplyTo = ReadonlyMap<string, string>;
+export type Publish = (result: BatchResult, replyTo: ReplyTo) => Promise<void>;
+
 interface Waiting {
   commands: LedgerCommand[];
+  replyTo: ReplyTo;
   resolve: (result: BatchResult) => void;
   reject: (err: unknown) => void;
 }
@@ -22,11 +32,15 @@ export class GroupCommitter {
   private readonly queue: Waiting[] = [];
   private running = false;
 
-  constructor(private readonly pool: Pool) {}
+  constructor(
+    private readonly pool: Pool,
+    private readonly publish: Publish = async () => {},
+  ) {}
 
-  apply(commands: LedgerCommand[]): Promise<BatchResult> {
+  /** Applies and publishes a batch; resolves with its outcomes once both are done. */
+  apply(commands: LedgerCommand[], replyTo: ReplyTo = new Map()): Promise<BatchResult> {
     return new Promise((resolve, reject) => {
-      this.queue.push({ commands, resolve, reject });
+      this.queue.push({ commands, replyTo, resolve, reject });
       if (!this.running) {
         this.running = true;
         // Let batches handed over in the same turn (a fetch's other partitions) join this group.
@@ -40,7 +54,7 @@ export class GroupCommitter {
    * its own, outside any group, and reject the ones it still refuses, so one poisonous command
    * cannot stall its partition forever.
    */
-  async applyIsolating(commands: LedgerCommand[]): Promise<BatchResult> {
+  async applyIsolating(commands: LedgerCommand[], replyTo: ReplyTo = new Map()): Promise<BatchResult> {
     const results: BatchResult[] = [];
     for (const command of commands) {
       try {
@@ -57,7 +71,12 @@ export class GroupCommitter {
         );
       }
     }
-    return { outcomes: results.flatMap((r) => r.outcomes), balances: results.flatMap((r) => r.balances) };
+    const result = {
+      outcomes: results.flatMap((r) => r.outcomes),
+      balances: results.flatMap((r) => r.balances),
+    };
+    await this.publish(result, replyTo);
+    return result;
   }
 
   private async run(): Promise<void> {
@@ -68,10 +87,13 @@ export class GroupCommitter {
           this.pool,
           group.flatMap((w) => w.commands),
         );
-        splitResult(result, group);
+        // Not awaited: the next group's transaction overlaps this group's publish.
+        this.publish(result, mergeReplyTo(group)).then(
+          () => splitResult(result, group),
+          (err) => rejectAll(group, err),
+        );
       } catch (err) {
-        // Each partition retries on its own (and may join a later group).
-        for (const w of group) w.reject(err);
+        rejectAll(group, err);
       }
     }
     this.running = false;
@@ -89,6 +111,16 @@ export class GroupCommitter {
     }
     return this.queue.splice(0, count);
   }
+}
+
+/** Each partition retries on its own (and may join a later group). */
+function rejectAll(group: Waiting[], err: unknown): void {
+  for (const w of group) w.reject(err);
+}
+
+function mergeReplyTo(group: Waiting[]): ReplyTo {
+  if (group.length === 1) return group[0]!.replyTo;
+  return new Map(group.flatMap((w) => [...w.replyTo]));
 }
 
 /** Outcomes come back in command order; balances go to the batch that holds the user. */

@@ -57,8 +57,7 @@ export async function startLedger(config: LedgerConfig, log: Logger): Promise<Ru
   exitOnFatalCrash(consumer, log);
   await runLedgerConsumer({
     consumer,
-    committer: new GroupCommitter(pool),
-    publisher,
+    committer: new GroupCommitter(pool, (result, replyTo) => publisher.publish(result, replyTo)),
     log,
     metrics,
     commandsTopic: topics.commands,

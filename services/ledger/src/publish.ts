@@ -26,7 +26,7 @@ export class OutcomePublisher {
     this.redis.defineCommand("setBalance", { numberOfKeys: 1, lua: BALANCE_SET_LUA });
   }
 
-  async publish(result: BatchResult, replyTo: Map<string, string>): Promise<void> {
+  async publish(result: BatchResult, replyTo: ReadonlyMap<string, string>): Promise<void> {
     await Promise.all([this.toRedis(result, replyTo), this.toKafka(result.outcomes)]);
   }
 
@@ -36,9 +36,11 @@ export class OutcomePublisher {
     await sendAll(this.producer, this.eventsTopic, messages);
   }
 
-  private async toRedis(result: BatchResult, replyTo: Map<string, string>): Promise<void> {
+  private async toRedis(result: BatchResult, replyTo: ReadonlyMap<string, string>): Promise<void> {
     const pipeline = this.redis.pipeline();
-    for (const userId of this.staleUsers) pipeline.del(this.keys.balance(userId));
+    // Publishes overlap: forget only the stale users this pipeline evicts.
+    const evicting = [...this.staleUsers];
+    for (const userId of evicting) pipeline.del(this.keys.balance(userId));
     for (const b of result.balances) {
       (pipeline as unknown as SetBalance).setBalance(
         this.keys.balance(b.userId),
@@ -54,7 +56,7 @@ export class OutcomePublisher {
     try {
       const results = (await pipeline.exec()) ?? [];
       if (results.some(([err]) => err)) throw results.find(([err]) => err)?.[0];
-      this.staleUsers.clear();
+      for (const userId of evicting) this.staleUsers.delete(userId);
     } catch (err) {
       for (const b of result.balances) this.staleUsers.add(b.userId);
       this.log.warn(
