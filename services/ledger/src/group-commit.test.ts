@@ -2,7 +2,7 @@ import { createPool, type Pool } from "@points/shared/db";
 import { createTestEnv, type TestEnv } from "@points/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { BatchResult } from "./apply-batch";
-import { GroupCommitter, isUnstorableDataError, type ReplyTo } from "./group-commit";
+import { GROUPS_IN_FLIGHT_MAX, GroupCommitter, isUnstorableDataError, type ReplyTo } from "./group-commit";
 import { earnCommand, spendCommand } from "./test-commands";
 
 let env: TestEnv;
@@ -13,7 +13,7 @@ beforeAll(async () => {
   pool = createPool(env.databaseUrl, { max: 2 });
   await pool.query(
     `INSERT INTO members (loyalty_id, client_name, client_birthday)
-     SELECT 'g' || i, 'Member ' || i, '1990-01-01' FROM generate_series(1, 3) i`,
+     SELECT 'g' || i, 'Member ' || i, '1990-01-01' FROM generate_series(1, 6) i`,
   );
 });
 afterAll(async () => {
@@ -65,6 +65,35 @@ describe("GroupCommitter", () => {
     );
     expect(published).toEqual([{ commands: 3, replyTo: ["gw-0", "gw-1", "gw-1"] }]);
     expect(settledBeforePublish).toBe(false);
+  });
+
+  it(`overlaps at most ${GROUPS_IN_FLIGHT_MAX} transactions, each on its own connection`, async () => {
+    let open = 0;
+    let peak = 0;
+    // A pool whose connections are slow to hand out, so overlapping transactions show.
+    const counting = {
+      connect: async () => {
+        const client = await pool.connect();
+        peak = Math.max(peak, ++open);
+        await new Promise((r) => setTimeout(r, 30));
+        const release = client.release.bind(client);
+        client.release = (err?: Error | boolean) => {
+          open -= 1;
+          client.release = release;
+          return release(err);
+        };
+        return client;
+      },
+    } as unknown as Pool;
+    const committer = new GroupCommitter(counting);
+    const pending: Promise<BatchResult>[] = [];
+    for (const user of ["g4", "g5", "g6"]) {
+      pending.push(committer.apply([earnCommand(user, "A", 1, "2022-01-01T00:00:00Z")]));
+      await new Promise((r) => setImmediate(r)); // separate turns: separate groups
+    }
+    const results = await Promise.all(pending);
+    expect(results.map((r) => r.outcomes[0]?.status)).toEqual(["applied", "applied", "applied"]);
+    expect(peak).toBe(GROUPS_IN_FLIGHT_MAX);
   });
 
   it("rejects every batch of a group whose publish failed, though Postgres committed it", async () => {

@@ -16,6 +16,12 @@ import { commandKey } from "./store";
  * published, so a partition's offset never moves past an unpublished outcome.
  */
 export const GROUP_COMMANDS_MAX = 4_000;
+/**
+ * Groups in flight at once, each in its own transaction on its own connection. Groups hold
+ * disjoint partitions, hence disjoint users and rows, so they never wait on each other's locks;
+ * two let Postgres use a second core while a large backlog drains.
+ */
+export const GROUPS_IN_FLIGHT_MAX = 2;
 
 /** Command id -> the gateway waiting for its outcome. */
 export type ReplyTo = ReadonlyMap<string, string>;
@@ -30,7 +36,7 @@ interface Waiting {
 
 export class GroupCommitter {
   private readonly queue: Waiting[] = [];
-  private running = false;
+  private running = 0;
 
   constructor(
     private readonly pool: Pool,
@@ -41,8 +47,8 @@ export class GroupCommitter {
   apply(commands: LedgerCommand[], replyTo: ReplyTo = new Map()): Promise<BatchResult> {
     return new Promise((resolve, reject) => {
       this.queue.push({ commands, replyTo, resolve, reject });
-      if (!this.running) {
-        this.running = true;
+      if (this.running < GROUPS_IN_FLIGHT_MAX) {
+        this.running += 1;
         // Let batches handed over in the same turn (a fetch's other partitions) join this group.
         setImmediate(() => void this.run());
       }
@@ -96,7 +102,7 @@ export class GroupCommitter {
         rejectAll(group, err);
       }
     }
-    this.running = false;
+    this.running -= 1;
   }
 
   private takeGroup(): Waiting[] {

@@ -12,7 +12,7 @@ import type { Logger } from "@points/shared/logger";
 import { Redis } from "ioredis";
 import { repairBalanceCache } from "./cache-repair";
 import { runLedgerConsumer } from "./consumer";
-import { GroupCommitter } from "./group-commit";
+import { GROUPS_IN_FLIGHT_MAX, GroupCommitter } from "./group-commit";
 import { LedgerMetrics } from "./metrics";
 import { OutcomePublisher } from "./publish";
 
@@ -24,8 +24,8 @@ export interface RunningLedger {
 
 export async function startLedger(config: LedgerConfig, log: Logger): Promise<RunningLedger> {
   const topics = topicNames(config.KAFKA_TOPIC_PREFIX);
-  // Group commit runs one transaction at a time; the spare connections serve nothing else yet.
-  const pool = createPool(config.DATABASE_URL, { max: 2, name: "ledger" });
+  // One connection per group transaction in flight, and one for the cache repair.
+  const pool = createPool(config.DATABASE_URL, { max: GROUPS_IN_FLIGHT_MAX + 1, name: "ledger" });
   // Fail fast instead of queueing: a cache write must never hold up a committed batch.
   const redis = new Redis(config.REDIS_URL, {
     enableOfflineQueue: false,
