@@ -66,16 +66,50 @@ export const CommandAccepted = json(
 
 export function buildDocument(serverUrl?: string) {
   const generator = new OpenApiGeneratorV31(registry.definitions);
-  return generator.generateDocument({
-    openapi: "3.1.0",
-    info: {
-      title: "Points ledger",
-      version: "1.0.0",
-      description:
-        "Loyalty points per member and per payer. Spends take the oldest points first; no payer goes negative. " +
-        'Errors are always {"error":{"code","message","fields"?,"items"?}}.',
-    },
-    servers: serverUrl ? [{ url: serverUrl }] : [],
-    security: [{ bearer: [] }],
-  });
+  return withSharedErrors(
+    generator.generateDocument({
+      openapi: "3.1.0",
+      info: {
+        title: "Points ledger",
+        version: "1.0.0",
+        description:
+          "Loyalty points per member and per payer. Spends take the oldest points first; no payer goes negative. " +
+          'Errors are always {"error":{"code","message","fields"?,"items"?}}.',
+      },
+      servers: serverUrl ? [{ url: serverUrl }] : [],
+      security: [{ bearer: [] }],
+    }),
+  );
+}
+
+type Document = ReturnType<OpenApiGeneratorV31["generateDocument"]>;
+type Operation = { security?: unknown[]; responses?: Record<string, unknown> };
+
+/**
+ * Errors the middleware in front of every route can give, added to each secured operation
+ * instead of repeated in each route: 401, 429 and 503 (authentication, the rate limit, Postgres
+ * down while a token is checked) and 413 and 415 (the JSON body rules apply to any request that
+ * carries a body, whatever its method).
+ */
+const SHARED_ERRORS = [401, 413, 415, 429, 503];
+
+function withSharedErrors(doc: Document): Document {
+  for (const item of Object.values(doc.paths ?? {})) {
+    for (const [method, op] of Object.entries(item as Record<string, Operation>)) {
+      const secured = op?.security === undefined || op.security.length > 0;
+      if (!op?.responses || !secured) continue;
+      for (const status of SHARED_ERRORS) {
+        const description = ERROR_DESCRIPTIONS[status] ?? "error";
+        // A HEAD answer has no body to describe.
+        op.responses[status] ??=
+          method === "head"
+            ? { description }
+            : {
+                description,
+                content: { "application/json": { schema: { $ref: "#/components/schemas/Error" } } },
+              };
+      }
+    }
+  }
+  return doc;
 }

@@ -76,7 +76,10 @@ registry.registerPath({
   path: "/v1/members",
   summary: "Field metadata for creating members (POST)",
   tags: ["members"],
-  responses: withErrors({ 200: json(OptionsResponse, "Field rules; Allow header lists methods") }, [401]),
+  responses: withErrors(
+    { 200: json(OptionsResponse, "Field rules; Allow header lists methods") },
+    [400, 401],
+  ),
 });
 registry.registerPath({
   method: "get",
@@ -94,6 +97,7 @@ registry.registerPath({
   request: { params },
   responses: {
     200: { description: "Exists" },
+    400: { description: "validation_failed" },
     401: { description: "unauthenticated" },
     403: { description: "forbidden" },
     404: { description: "not_found" },
@@ -140,7 +144,10 @@ registry.registerPath({
   summary: "Field metadata for replacing a member (PUT)",
   tags: ["members"],
   request: { params },
-  responses: withErrors({ 200: json(OptionsResponse, "Field rules; Allow header lists methods") }, [401]),
+  responses: withErrors(
+    { 200: json(OptionsResponse, "Field rules; Allow header lists methods") },
+    [400, 401, 404],
+  ),
 });
 registry.registerPath({
   method: "post",

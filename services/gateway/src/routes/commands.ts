@@ -49,6 +49,6 @@ registry.registerPath({
         "Command status",
       ),
     },
-    [401, 404],
+    [400, 401, 404],
   ),
 });

@@ -81,5 +81,10 @@ registry.registerPath({
   summary: "Interactive API docs",
   tags: ["operations"],
   security: [],
-  responses: { 200: { description: "HTML" } },
+  responses: {
+    200: { description: "HTML" },
+    301: { description: "Redirect to the docs page with a trailing slash" },
+    401: { description: "unauthenticated: a path that resolves outside /docs (dot segments) is not public" },
+    404: { description: "No such docs asset" },
+  },
 });

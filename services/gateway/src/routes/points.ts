@@ -183,7 +183,7 @@ registry.registerPath({
   request: { params },
   responses: withErrors(
     { 200: json(z.record(z.string(), z.number().int()), "Balance per payer") },
-    [401, 403, 404, 429],
+    [400, 401, 403, 404, 429],
   ),
 });
 registry.registerPath({
