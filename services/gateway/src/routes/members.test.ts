@@ -200,6 +200,22 @@ describe("DELETE", () => {
     expect((await app.request("DELETE", memberPath("erin"), { token: admin })).status).toBe(404);
   });
 
+  it("leaves no cached balance behind: GET balance of a deleted or renamed id is 404", async () => {
+    await post([memberBody("cached-del"), memberBody("cached-old")]);
+    const balance = (id: string) => app.request("GET", `/v1/users/${id}/balance`, { token: admin });
+    // Reading a balance caches it ({} for a member without entries).
+    for (const id of ["cached-del", "cached-old"])
+      expect(await balance(id)).toMatchObject({ status: 200, body: {} });
+    expect((await app.request("DELETE", memberPath("cached-del"), { token: admin })).status).toBe(204);
+    const renamed = await app.request("PATCH", memberPath("cached-old"), {
+      token: admin,
+      body: { loyalty_id: "cached-new" },
+    });
+    expect(renamed.status).toBe(200);
+    for (const id of ["cached-del", "cached-old"]) expect((await balance(id)).status).toBe(404);
+    expect(await balance("cached-new")).toMatchObject({ status: 200, body: {} });
+  });
+
   it("a re-created member does not inherit the deleted one's token", async () => {
     await post(memberBody("reborn"));
     const token = await app.memberToken("reborn");

@@ -1,3 +1,4 @@
+import { redisKeys } from "@points/shared";
 import { type Request, type Response, Router } from "express";
 import { issueToken } from "../auth";
 import type { GatewayContext } from "../context";
@@ -85,7 +86,7 @@ export function memberRoutes(ctx: GatewayContext): Router {
       if (!(await deleteMember(db, loyalty_id))) throw notFound(loyalty_id);
       return { status: 204, body: null };
     });
-    if (!result.replayed) await ctx.invalidateTokens();
+    if (!result.replayed) await Promise.all([ctx.invalidateTokens(), forgetBalance(ctx, loyalty_id)]);
     sendWrite(res, result);
   });
 
@@ -110,7 +111,8 @@ export function memberRoutes(ctx: GatewayContext): Router {
       return { status: 200, body: present(req, row) };
     });
     const renamed = changes.loyalty_id !== undefined && changes.loyalty_id !== loyalty_id;
-    if (renamed && !result.replayed) await ctx.invalidateTokens();
+    if (renamed && !result.replayed)
+      await Promise.all([ctx.invalidateTokens(), forgetBalance(ctx, loyalty_id)]);
     sendWrite(res, result);
   }
 
@@ -119,6 +121,14 @@ export function memberRoutes(ctx: GatewayContext): Router {
 
 export function memberUrl(ctx: GatewayContext, req: Request, member: { loyalty_id: string }): string {
   return `${baseUrl(req, ctx.config.PUBLIC_URL)}/v1/members/${encodeURIComponent(member.loyalty_id)}`;
+}
+
+/**
+ * A member without entries may still have a cached (empty) balance; once the id is gone, GET
+ * balance must answer 404, not that cache entry. Redis being down only leaves the TTL to bound it.
+ */
+async function forgetBalance(ctx: GatewayContext, loyaltyId: string): Promise<void> {
+  await ctx.redis.del(redisKeys(ctx.config.REDIS_KEY_PREFIX).balance(loyaltyId)).catch(() => {});
 }
 
 const notFound = (id: string) => httpError("not_found", `member ${id} not found`);
