@@ -46,6 +46,12 @@ export const GatewayConfig = CommonConfig.extend({
   /** Per-token rate limit for partner and member tokens; the admin token is not limited. */
   RATE_LIMIT_PER_SECOND: positiveInt.default(1_000),
   RATE_LIMIT_BURST: positiveInt.default(2_000),
+  /**
+   * Per client address: lookups of tokens not in the gateway's cache (each one a Postgres query).
+   * A partner backend presenting many member tokens needs one lookup per token per 30 s.
+   */
+  AUTH_LOOKUPS_PER_SECOND: positiveInt.default(1_000),
+  AUTH_LOOKUPS_BURST: positiveInt.default(2_000),
   /** Processes serving HTTP on the one port (node:cluster); each is a gateway instance. */
   GATEWAY_WORKERS: positiveInt.max(64).default(1),
   /** Base for absolute URLs (pagination links); taken from the request's Host when unset. */

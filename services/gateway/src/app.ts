@@ -4,7 +4,7 @@ import { Histogram } from "prom-client";
 import { balanceFastPath, type Observe } from "./balance-fast-path";
 import type { GatewayContext } from "./context";
 import { errorHandler, httpError } from "./http-errors";
-import { RateLimiter, rateLimit } from "./rate-limit";
+import { RateLimiter, rateLimit, rateLimited } from "./rate-limit";
 import { commandRoutes } from "./routes/commands";
 import { memberRoutes } from "./routes/members";
 import { opsRoutes } from "./routes/ops";
@@ -41,7 +41,9 @@ function expressApp(ctx: GatewayContext, limiter: RateLimiter, observe: Observe)
   app.set("query parser", "simple");
   app.use(requestMetrics(observe));
   app.use(opsRoutes(ctx));
-  app.use(authenticate(ctx));
+  app.use(
+    authenticate(ctx, new RateLimiter(ctx.config.AUTH_LOOKUPS_PER_SECOND, ctx.config.AUTH_LOOKUPS_BURST)),
+  );
   app.use(rateLimit(limiter));
   app.use(jsonOnly);
   app.use(jsonBodies());
@@ -57,10 +59,17 @@ function expressApp(ctx: GatewayContext, limiter: RateLimiter, observe: Observe)
   return app;
 }
 
-function authenticate(ctx: GatewayContext) {
+function authenticate(ctx: GatewayContext, lookups: RateLimiter) {
   return async (req: Request, _res: Response, next: NextFunction) => {
     if (PUBLIC_PATHS.test(req.path)) return next();
-    const principal = await ctx.auth.authenticate(req.get("authorization")).catch(() => {
+    const header = req.get("authorization");
+    if (ctx.auth.knownPrincipal(header) === undefined) {
+      // A token not in the cache costs a Postgres lookup: those are limited per client address,
+      // so a stream of made-up tokens cannot turn into a stream of queries.
+      const retryAfterS = lookups.takeKey(req.socket.remoteAddress ?? "unknown");
+      if (retryAfterS !== null) throw rateLimited("too many unknown tokens from this address", retryAfterS);
+    }
+    const principal = await ctx.auth.authenticate(header).catch(() => {
       throw httpError("unavailable", "cannot check credentials right now");
     });
     if (!principal) throw httpError("unauthenticated", "a valid bearer token is required");

@@ -19,8 +19,11 @@ export class RateLimiter {
 
   /** Takes one token: null when allowed, else the seconds to wait before retrying. */
   take(p: Principal): number | null {
-    if (p.role === "admin") return null;
-    const key = principalName(p);
+    return p.role === "admin" ? null : this.takeKey(principalName(p));
+  }
+
+  /** Takes one token from the bucket named `key` (a principal, or a client address). */
+  takeKey(key: string): number | null {
     const now = Date.now();
     if (this.buckets.size > BUCKETS_MAX) {
       for (const [k, b] of this.buckets) if (now - b.at > IDLE_BUCKET_MS) this.buckets.delete(k);
@@ -41,8 +44,10 @@ export function rateLimit(limiter: RateLimiter) {
   return (req: Request, _res: Response, next: NextFunction) => {
     const retryAfterS = req.principal ? limiter.take(req.principal) : null;
     if (retryAfterS === null) return next();
-    throw httpError("rate_limited", "too many requests for this token", {}).withHeaders({
-      "Retry-After": String(retryAfterS),
-    });
+    throw rateLimited("too many requests for this token", retryAfterS);
   };
+}
+
+export function rateLimited(message: string, retryAfterS: number) {
+  return httpError("rate_limited", message, {}).withHeaders({ "Retry-After": String(retryAfterS) });
 }

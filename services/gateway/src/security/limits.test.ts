@@ -288,4 +288,29 @@ describe("rate limit", () => {
       await limited.stop();
     }
   });
+
+  it("limits Postgres lookups of unknown tokens per client address, not cached or admin tokens", async () => {
+    const limited = await startTestGateway(env, { AUTH_LOOKUPS_PER_SECOND: "1", AUTH_LOOKUPS_BURST: "3" });
+    try {
+      const client = new Api(limited.url);
+      const read = (token: string) => client.call("GET", "/v1/users/alice/balance", { token });
+      await new Promise((r) => setTimeout(r, 1_100)); // the gateway's own start-up may have used some
+      const known = (await api.call("POST", "/v1/members/alice/tokens", { token: admin })).body.token;
+      expect((await read(known)).status).toBe(200); // looked up once, cached from now on
+      const made = [];
+      for (let i = 0; i < 6; i++) made.push(await read(`mt_made-up-${i}`));
+      const statuses = made.map((a) => a.status);
+      expect(statuses.slice(0, 2)).toEqual([401, 401]);
+      expect(statuses.slice(3)).toEqual([429, 429, 429]);
+      for (const r of made.filter((a) => a.status === 429)) {
+        expect(r.body.error.code).toBe("rate_limited");
+        expect(r.headers.get("retry-after")).toMatch(/^[1-9]\d*$/);
+      }
+      // A cached token and the admin token need no lookup and are not held back.
+      expect((await read(known)).status).toBe(200);
+      expect((await read(admin)).status).toBe(200);
+    } finally {
+      await limited.stop();
+    }
+  });
 });
