@@ -67,6 +67,7 @@ export const TOPICS = Object.freeze(
     { name: "ledger.events", partitions: 12 },
     { name: "partner.transactions", partitions: 12 },
     { name: "partner.transactions.dlq", partitions: 3 },
+    { name: "ledger.commands.dlq", partitions: 3 },
   ].map((topic) => Object.freeze(topic)),
 );
 

@@ -100,6 +100,7 @@ export function loadConfigOrExit<S extends z.ZodType>(schema: S, service: string
 export function topicNames(topicPrefix: string) {
   return {
     commands: `${topicPrefix}ledger.commands`,
+    commandsDlq: `${topicPrefix}ledger.commands.dlq`,
     events: `${topicPrefix}ledger.events`,
     partnerTransactions: `${topicPrefix}partner.transactions`,
     partnerDlq: `${topicPrefix}partner.transactions.dlq`,

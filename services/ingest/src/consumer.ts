@@ -1,11 +1,12 @@
 import type { Pool } from "@points/shared/db";
+import { deadLetter } from "@points/shared/dead-letter";
 import { consumeInChunks } from "@points/shared/kafka";
 import type { Logger } from "@points/shared/logger";
 import type { Consumer, EachBatchPayload, KafkaMessage, Message } from "kafkajs";
 import { claimEvents, eventKey } from "./event-claims";
 import type { IngestMetrics } from "./metrics";
 import type { PartnerSecrets } from "./partner-secrets";
-import { commandMessage, deadLetter, earnCommand, type IngestPublisher } from "./publisher";
+import { commandMessage, earnCommand, type IngestPublisher } from "./publisher";
 import { type DlqCode, type Verdict, verifyPartnerEvent } from "./verify-partner-event";
 
 /**

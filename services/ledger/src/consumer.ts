@@ -1,7 +1,8 @@
 import { LedgerCommand } from "@points/shared";
+import { deadLetter } from "@points/shared/dead-letter";
 import { consumeInChunks } from "@points/shared/kafka";
 import type { Logger } from "@points/shared/logger";
-import type { Consumer, EachBatchPayload, KafkaMessage } from "kafkajs";
+import type { Consumer, EachBatchPayload, KafkaMessage, Message } from "kafkajs";
 import { type GroupCommitter, isUnstorableDataError } from "./group-commit";
 import type { LedgerMetrics } from "./metrics";
 
@@ -29,6 +30,8 @@ export interface ConsumerDeps {
   metrics: LedgerMetrics;
   commandsTopic: string;
   partitionsConcurrency: number;
+  /** Writes copies of unusable messages to ledger.commands.dlq; resolves once Kafka has them. */
+  deadLetters: (messages: Message[]) => Promise<void>;
 }
 
 export async function runLedgerConsumer(deps: ConsumerDeps): Promise<void> {
@@ -54,7 +57,7 @@ function applyKafkaBatch(deps: ConsumerDeps, payload: EachBatchPayload): Promise
 
 /** Postgres or Kafka being down pauses this partition (with backoff) instead of skipping commands. */
 async function applyChunkWithRetry(deps: ConsumerDeps, payload: EachBatchPayload, chunk: KafkaMessage[]) {
-  const { commands, replyTo } = parseChunk(deps, chunk);
+  const { commands, replyTo, invalid } = parseChunk(deps, payload.batch.partition, chunk);
   for (let attempt = 0; ; attempt++) {
     const started = performance.now();
     try {
@@ -66,6 +69,8 @@ async function applyChunkWithRetry(deps: ConsumerDeps, payload: EachBatchPayload
         );
         return deps.committer.applyIsolating(commands, replyTo);
       });
+      // Before the offset moves past them; a retry may write a copy twice, never none.
+      if (invalid.length > 0) await deps.deadLetters(invalid);
       deps.metrics.observeBatch(result.outcomes, performance.now() - started);
       return;
     } catch (err) {
@@ -82,37 +87,48 @@ async function applyChunkWithRetry(deps: ConsumerDeps, payload: EachBatchPayload
   }
 }
 
-function parseChunk(deps: ConsumerDeps, chunk: KafkaMessage[]) {
+function parseChunk(deps: ConsumerDeps, partition: number, chunk: KafkaMessage[]) {
   const commands: LedgerCommand[] = [];
   const replyTo = new Map<string, string>();
+  const invalid: Message[] = [];
   for (const message of chunk) {
     const parsed = parseCommand(message);
     if (!parsed.ok) {
-      // Nothing can be applied or answered without a valid command; keep it visible, move on.
-      deps.log.error({ offset: message.offset, reason: parsed.reason }, "invalid command skipped");
+      // Nothing can be applied or answered without a valid command: it goes to the DLQ, visibly.
+      deps.log.error({ offset: message.offset, reason: parsed.reason }, "invalid command dead-lettered");
       deps.metrics.invalidCommands.inc();
+      invalid.push(deadLetter(message, partition, parsed.code, parsed.reason));
       continue;
     }
     commands.push(parsed.command);
     if (parsed.command.reply_to) replyTo.set(parsed.command.command_id, parsed.command.reply_to);
   }
-  return { commands, replyTo };
+  return { commands, replyTo, invalid };
 }
+
+/** x-error-code of a dead-lettered command. */
+export type InvalidCommandCode = "empty_value" | "invalid_json" | "invalid_command" | "key_mismatch";
 
 function parseCommand(
   message: KafkaMessage,
-): { ok: true; command: LedgerCommand } | { ok: false; reason: string } {
-  if (!message.value) return { ok: false, reason: "empty value" };
+): { ok: true; command: LedgerCommand } | { ok: false; code: InvalidCommandCode; reason: string } {
+  if (!message.value) return { ok: false, code: "empty_value", reason: "empty value" };
   let json: unknown;
   try {
     json = JSON.parse(message.value.toString("utf8"));
   } catch {
-    return { ok: false, reason: "not JSON" };
+    return { ok: false, code: "invalid_json", reason: "not JSON" };
   }
   const result = LedgerCommand.safeParse(json);
-  if (!result.success) return { ok: false, reason: result.error.issues.map((i) => i.message).join("; ") };
+  if (!result.success) {
+    return {
+      ok: false,
+      code: "invalid_command",
+      reason: result.error.issues.map((i) => i.message).join("; "),
+    };
+  }
   if (message.key && message.key.toString("utf8") !== result.data.user_id) {
-    return { ok: false, reason: "key is not the command's user_id" };
+    return { ok: false, code: "key_mismatch", reason: "key is not the command's user_id" };
   }
   return { ok: true, command: result.data };
 }

@@ -1,7 +1,7 @@
 import { type LedgerCommand, type LedgerOutcome, topicNames } from "@points/shared";
 import { createKafka } from "@points/shared/kafka";
 import type { TestEnv } from "@points/testing";
-import { type Consumer, Partitioners, type Producer } from "kafkajs";
+import { type Consumer, type KafkaMessage, Partitioners, type Producer } from "kafkajs";
 
 /**
  * Test-side Kafka: produce commands as the gateway would, and collect what the ledger publishes
@@ -13,22 +13,34 @@ export interface EventCollector {
   stop: () => Promise<void>;
 }
 
-export async function collectEvents(env: TestEnv, name: string): Promise<EventCollector> {
+/** Every message of `topic` from the beginning, in `messages`, from a consumer that has joined. */
+export async function collectTopic(
+  env: TestEnv,
+  topic: string,
+  name: string,
+  onMessage: (message: KafkaMessage) => void = () => {},
+): Promise<{ messages: KafkaMessage[]; stop: () => Promise<void> }> {
   const kafka = createKafka(`test-${name}`, env.kafkaBrokers);
-  const consumer: Consumer = kafka.consumer({
-    groupId: env.groupId(`events-${name}`),
-    sessionTimeout: 10_000,
-  });
-  const events: LedgerOutcome[] = [];
+  const consumer: Consumer = kafka.consumer({ groupId: env.groupId(name), sessionTimeout: 10_000 });
+  const messages: KafkaMessage[] = [];
   await consumer.connect();
-  await consumer.subscribe({ topic: topicNames(env.topicPrefix).events, fromBeginning: true });
+  await consumer.subscribe({ topic, fromBeginning: true });
   const joined = new Promise<void>((resolve) => consumer.on(consumer.events.GROUP_JOIN, () => resolve()));
   await consumer.run({
     eachMessage: async ({ message }) => {
-      events.push(JSON.parse(message.value!.toString("utf8")) as LedgerOutcome);
+      messages.push(message);
+      onMessage(message);
     },
   });
   await joined;
+  return { messages, stop: () => consumer.disconnect() };
+}
+
+export async function collectEvents(env: TestEnv, name: string): Promise<EventCollector> {
+  const events: LedgerOutcome[] = [];
+  const collector = await collectTopic(env, topicNames(env.topicPrefix).events, `events-${name}`, (m) =>
+    events.push(JSON.parse(m.value!.toString("utf8")) as LedgerOutcome),
+  );
   return {
     events,
     waitFor: async (commandIds, timeoutMs = 30_000) => {
@@ -41,7 +53,7 @@ export async function collectEvents(env: TestEnv, name: string): Promise<EventCo
       }
       throw new Error(`timed out waiting for ${wanted.size} outcomes (have ${events.length} events)`);
     },
-    stop: () => consumer.disconnect(),
+    stop: collector.stop,
   };
 }
 

@@ -1,10 +1,10 @@
-import { LedgerConfig, parseConfig, redisKeys } from "@points/shared";
+import { LedgerConfig, parseConfig, redisKeys, topicNames } from "@points/shared";
 import { createPool, type Pool } from "@points/shared/db";
 import { createLogger } from "@points/shared/logger";
 import { createTestEnv, type TestEnv } from "@points/testing";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { collectEvents, commandProducer, type EventCollector } from "./kafka-test-support";
+import { collectEvents, collectTopic, commandProducer, type EventCollector } from "./kafka-test-support";
 import { type RunningLedger, startLedger } from "./ledger";
 import { earnCommand, spendCommand } from "./test-commands";
 
@@ -64,13 +64,30 @@ describe("ledger service", () => {
     expect(rows[0].total).toBe("200");
   });
 
-  it("skips a message that is not a valid command and keeps applying the next ones", async () => {
-    await producer.sendRaw("bob", "{not json");
-    await producer.sendRaw("bob", JSON.stringify({ v: 1, type: "earn", user_id: "bob" }));
-    const earn = earnCommand("bob", "DANNON", 7, "2022-10-31T10:00:00Z");
-    await producer.send([earn]);
-    const [outcome] = await events.waitFor([earn.command_id]);
-    expect(outcome!.status).toBe("applied");
+  it("dead-letters a message that is not a valid command, with the reason, and keeps applying", async () => {
+    const dlq = await collectTopic(env, topicNames(env.topicPrefix).commandsDlq, "ledger-dlq");
+    try {
+      await producer.sendRaw("bob", "{not json");
+      await producer.sendRaw("bob", JSON.stringify({ v: 1, type: "earn", user_id: "bob" }));
+      const earn = earnCommand("bob", "DANNON", 7, "2022-10-31T10:00:00Z");
+      await producer.send([earn]);
+      const [outcome] = await events.waitFor([earn.command_id]);
+      expect(outcome!.status).toBe("applied");
+      await expect.poll(() => dlq.messages.length, { timeout: 30_000 }).toBe(2);
+      const header = (i: number, name: string) => dlq.messages[i]!.headers?.[name]?.toString();
+      expect([header(0, "x-error-code"), header(1, "x-error-code")]).toEqual([
+        "invalid_json",
+        "invalid_command",
+      ]);
+      expect(dlq.messages.map((m) => m.value?.toString())).toEqual([
+        "{not json",
+        JSON.stringify({ v: 1, type: "earn", user_id: "bob" }),
+      ]);
+      expect(dlq.messages.map((m) => m.key?.toString())).toEqual(["bob", "bob"]);
+      expect(header(0, "x-original-offset")).toMatch(/^\d+$/);
+    } finally {
+      await dlq.stop();
+    }
   });
 
   it("exposes Prometheus metrics", async () => {

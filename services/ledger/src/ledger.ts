@@ -7,6 +7,7 @@ import {
   exitOnFatalCrash,
   KAFKA_HEARTBEAT_MS,
   KAFKA_SESSION_TIMEOUT_MS,
+  sendAll,
 } from "@points/shared/kafka";
 import type { Logger } from "@points/shared/logger";
 import { Redis } from "ioredis";
@@ -61,6 +62,7 @@ export async function startLedger(config: LedgerConfig, log: Logger): Promise<Ru
     log,
     metrics,
     commandsTopic: topics.commands,
+    deadLetters: (messages) => sendAll(producer, topics.commandsDlq, messages),
     partitionsConcurrency: config.LEDGER_PARTITIONS_CONCURRENCY,
   });
   const server = await serveMetrics(metrics, config.METRICS_PORT);
