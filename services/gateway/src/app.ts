@@ -3,7 +3,7 @@ import express, { type NextFunction, type Request, type Response } from "express
 import { Histogram } from "prom-client";
 import { balanceFastPath, type Observe } from "./balance-fast-path";
 import type { GatewayContext } from "./context";
-import { errorHandler, httpError } from "./http-errors";
+import { errorHandler, HttpError, httpError } from "./http-errors";
 import { RateLimiter, rateLimit, rateLimited } from "./rate-limit";
 import { commandRoutes } from "./routes/commands";
 import { memberRoutes } from "./routes/members";
@@ -27,10 +27,9 @@ export function createApp(ctx: GatewayContext): RequestListener {
   const app = expressApp(ctx, limiter, observe);
   const fast = balanceFastPath(ctx, limiter, observe);
   return (req: IncomingMessage, res: ServerResponse) => {
-    fast(req, res).then(
-      (answered) => answered || app(req, res),
-      () => app(req, res),
-    );
+    const fastAnswer = fast(req, res);
+    if (fastAnswer === false) app(req, res);
+    else void fastAnswer.then((answered) => answered || app(req, res));
   };
 }
 
@@ -62,14 +61,14 @@ function expressApp(ctx: GatewayContext, limiter: RateLimiter, observe: Observe)
 function authenticate(ctx: GatewayContext, lookups: RateLimiter) {
   return async (req: Request, _res: Response, next: NextFunction) => {
     if (PUBLIC_PATHS.test(req.path)) return next();
-    const header = req.get("authorization");
-    if (ctx.auth.knownPrincipal(header) === undefined) {
-      // A token not in the cache costs a Postgres lookup: those are limited per client address,
-      // so a stream of made-up tokens cannot turn into a stream of queries.
+    // A token not in the cache costs a Postgres lookup: those are limited per client address,
+    // so a stream of made-up tokens cannot turn into a stream of queries.
+    const limitLookups = () => {
       const retryAfterS = lookups.takeKey(req.socket.remoteAddress ?? "unknown");
       if (retryAfterS !== null) throw rateLimited("too many unknown tokens from this address", retryAfterS);
-    }
-    const principal = await ctx.auth.authenticate(header).catch(() => {
+    };
+    const principal = await ctx.auth.authenticate(req.get("authorization"), limitLookups).catch((err) => {
+      if (err instanceof HttpError) throw err;
       throw httpError("unavailable", "cannot check credentials right now");
     });
     if (!principal) throw httpError("unauthenticated", "a valid bearer token is required");

@@ -45,12 +45,19 @@ export class Authenticator {
     this.adminHash = hashToken(adminToken);
   }
 
-  /** The principal behind an Authorization header value, or null. */
-  async authenticate(header: string | undefined): Promise<Principal | null> {
+  /**
+   * The principal behind an Authorization header value, or null. `beforeLookup` runs only when
+   * the answer needs Postgres (a token not in the cache), and may throw to refuse that cost.
+   */
+  async authenticate(
+    header: string | undefined,
+    beforeLookup: () => void = () => {},
+  ): Promise<Principal | null> {
     const hash = tokenHashOf(header);
     if (!hash) return null;
     const known = this.known(hash);
     if (known !== undefined) return known;
+    beforeLookup();
     const principal = await this.lookup(hash);
     const key = hash.toString("hex");
     if (this.cache.size >= CACHE_ENTRIES_MAX) this.cache.clear();

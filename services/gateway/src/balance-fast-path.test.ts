@@ -57,7 +57,7 @@ async function tryFast(
       Object.assign(captured, { status, headers: h }),
     end: (body: string) => Object.assign(captured, { body }),
   } as unknown as ServerResponse;
-  return { answered: await fast(req, res), captured, observed };
+  return { answered: await (fast(req, res) || false), captured, observed };
 }
 
 describe("balance fast path", () => {

@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { redisKeys } from "@points/shared";
+import type { Principal } from "./auth";
 import type { GatewayContext } from "./context";
 import { denial } from "./permissions";
 import type { RateLimiter } from "./rate-limit";
@@ -19,9 +20,13 @@ const BALANCE_URL = /^\/v1\/users\/([A-Za-z0-9._~-]{1,50})\/balance$/;
 
 export type Observe = (method: string, route: string, status: number, seconds: number) => void;
 
+/**
+ * False at once when the request is not for this path (no promise on the way of every other
+ * request), else a promise of whether it answered.
+ */
 export function balanceFastPath(ctx: GatewayContext, limiter: RateLimiter, observe: Observe) {
   const keys = redisKeys(ctx.config.REDIS_KEY_PREFIX);
-  return async (req: IncomingMessage, res: ServerResponse): Promise<boolean> => {
+  return (req: IncomingMessage, res: ServerResponse): false | Promise<boolean> => {
     const started = performance.now();
     if (req.method !== "GET" || req.headers["content-length"] || req.headers["transfer-encoding"]) {
       return false;
@@ -30,15 +35,19 @@ export function balanceFastPath(ctx: GatewayContext, limiter: RateLimiter, obser
     if (userId === undefined) return false;
     const principal = ctx.auth.knownPrincipal(req.headers.authorization);
     if (!principal || denial(principal, "points.read", { userId }) !== null) return false;
-    const cached = await ctx.redis.get(keys.balance(userId)).catch(() => null);
-    if (!cached || limiter.take(principal) !== null) return false;
-    const body = cached.slice(cached.indexOf(":") + 1);
-    res.writeHead(200, {
-      "content-type": "application/json; charset=utf-8",
-      "content-length": Buffer.byteLength(body),
-    });
-    res.end(body);
-    observe("GET", BALANCE_ROUTE, 200, (performance.now() - started) / 1000);
-    return true;
+    return answerFromCache(keys.balance(userId), principal).catch(() => false);
+
+    async function answerFromCache(key: string, principal: Principal): Promise<boolean> {
+      const cached = await ctx.redis.get(key);
+      if (!cached || limiter.take(principal) !== null) return false;
+      const body = cached.slice(cached.indexOf(":") + 1);
+      res.writeHead(200, {
+        "content-type": "application/json; charset=utf-8",
+        "content-length": Buffer.byteLength(body),
+      });
+      res.end(body);
+      observe("GET", BALANCE_ROUTE, 200, (performance.now() - started) / 1000);
+      return true;
+    }
   };
 }
