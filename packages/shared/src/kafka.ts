@@ -130,9 +130,9 @@ export function exitOnFatalCrash(consumer: Consumer, log: Logger): void {
 
 /**
  * The loop both consumers run over a fetched batch: chunks in offset order; each chunk is
- * processed (with the caller's own retries), then its offset resolved and committed, then a
- * heartbeat. A commit refused because the group moved on ends the batch quietly (see
- * isGroupMembershipError); the next owner of the partition redelivers the rest.
+ * processed (retried with backoff while the partition is still ours), then its offset resolved
+ * and committed, then a heartbeat. A commit refused because the group moved on ends the batch
+ * quietly (see isGroupMembershipError); the next owner of the partition redelivers the rest.
  */
 export async function consumeInChunks(
   payload: EachBatchPayload,
@@ -141,13 +141,15 @@ export async function consumeInChunks(
     log: Logger;
     process: (chunk: KafkaMessage[]) => Promise<void>;
     commit: (lastOffset: string) => Promise<void>;
+    /** Called once per failed attempt (a metric). */
+    onRetry: () => void;
   },
 ): Promise<void> {
   const { batch } = payload;
   for (let start = 0; start < batch.messages.length; start += options.chunkMessagesMax) {
     if (!payload.isRunning() || payload.isStale()) return;
     const chunk = batch.messages.slice(start, start + options.chunkMessagesMax);
-    await options.process(chunk);
+    await processWithRetry(payload, options, chunk);
     const last = chunk[chunk.length - 1]!;
     payload.resolveOffset(last.offset);
     try {
@@ -161,5 +163,34 @@ export async function consumeInChunks(
       return;
     }
     await payload.heartbeat();
+  }
+}
+
+const RETRY_DELAY_MS_MIN = 100;
+const RETRY_DELAY_MS_MAX = 5_000;
+
+/**
+ * Postgres or Kafka being down pauses the partition (with backoff) instead of skipping messages.
+ * Gives up only when the consumer stops or the partition moved to another member (stale batch).
+ */
+async function processWithRetry(
+  payload: EachBatchPayload,
+  options: { log: Logger; process: (chunk: KafkaMessage[]) => Promise<void>; onRetry: () => void },
+  chunk: KafkaMessage[],
+): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await options.process(chunk);
+    } catch (err) {
+      if (!payload.isRunning() || payload.isStale()) throw err;
+      const delay = Math.min(RETRY_DELAY_MS_MAX, RETRY_DELAY_MS_MIN * 2 ** attempt);
+      options.log.error(
+        { err: String(err), attempt, delay, partition: payload.batch.partition },
+        "chunk failed; retrying",
+      );
+      options.onRetry();
+      await new Promise((r) => setTimeout(r, delay));
+      await payload.heartbeat();
+    }
   }
 }

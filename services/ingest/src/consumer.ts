@@ -19,8 +19,6 @@ import { type DlqCode, type Verdict, verifyPartnerEvent } from "./verify-partner
  * Kafka) throw, and those pause this partition with backoff rather than skip anything.
  */
 export const CHUNK_MESSAGES_MAX = 2_000;
-const RETRY_DELAY_MS_MIN = 100;
-const RETRY_DELAY_MS_MAX = 5_000;
 
 export interface IngestDeps {
   consumer: Consumer;
@@ -49,7 +47,8 @@ function ingestKafkaBatch(deps: IngestDeps, payload: EachBatchPayload): Promise<
   return consumeInChunks(payload, {
     chunkMessagesMax: CHUNK_MESSAGES_MAX,
     log: deps.log,
-    process: (chunk) => withRetry(deps, payload, () => ingestChunk(deps, batch.partition, chunk)),
+    process: (chunk) => ingestChunk(deps, batch.partition, chunk),
+    onRetry: () => deps.metrics.chunkRetries.inc(),
     commit: (lastOffset) =>
       deps.consumer.commitOffsets([
         { topic: batch.topic, partition: batch.partition, offset: (BigInt(lastOffset) + 1n).toString() },
@@ -106,27 +105,4 @@ function routeOf(verdict: Verdict, owners: Map<string, string>): Verdict {
     code: "event_id_reused",
     message: `event_id ${event.event_id} was already used with other content (user, points, timestamp or reason)`,
   };
-}
-
-/** Postgres or Kafka being down pauses this partition (with backoff) instead of skipping messages. */
-async function withRetry(
-  deps: IngestDeps,
-  payload: EachBatchPayload,
-  work: () => Promise<void>,
-): Promise<void> {
-  for (let attempt = 0; ; attempt++) {
-    try {
-      return await work();
-    } catch (err) {
-      if (!payload.isRunning() || payload.isStale()) throw err;
-      const delay = Math.min(RETRY_DELAY_MS_MAX, RETRY_DELAY_MS_MIN * 2 ** attempt);
-      deps.log.error(
-        { err: String(err), attempt, delay, partition: payload.batch.partition },
-        "chunk failed; retrying",
-      );
-      deps.metrics.chunkRetries.inc();
-      await new Promise((r) => setTimeout(r, delay));
-      await payload.heartbeat();
-    }
-  }
 }

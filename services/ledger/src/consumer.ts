@@ -20,8 +20,6 @@ export const CHUNK_COMMANDS_MAX = 2_000;
  * re-applying, and the commit's round trip stays off the path of every batch.
  */
 const OFFSET_COMMIT_INTERVAL_MS = 500;
-const RETRY_DELAY_MS_MIN = 100;
-const RETRY_DELAY_MS_MAX = 5_000;
 
 export interface ConsumerDeps {
   consumer: Consumer;
@@ -50,41 +48,23 @@ function applyKafkaBatch(deps: ConsumerDeps, payload: EachBatchPayload): Promise
   return consumeInChunks(payload, {
     chunkMessagesMax: CHUNK_COMMANDS_MAX,
     log: deps.log,
-    process: (chunk) => applyChunkWithRetry(deps, payload, chunk),
+    process: (chunk) => applyChunk(deps, payload.batch.partition, chunk),
     commit: () => payload.commitOffsetsIfNecessary(),
+    onRetry: () => deps.metrics.batchRetries.inc(),
   });
 }
 
-/** Postgres or Kafka being down pauses this partition (with backoff) instead of skipping commands. */
-async function applyChunkWithRetry(deps: ConsumerDeps, payload: EachBatchPayload, chunk: KafkaMessage[]) {
-  const { commands, replyTo, invalid } = parseChunk(deps, payload.batch.partition, chunk);
-  for (let attempt = 0; ; attempt++) {
-    const started = performance.now();
-    try {
-      const result = await deps.committer.apply(commands, replyTo).catch((err) => {
-        if (!isUnstorableDataError(err)) throw err;
-        deps.log.error(
-          { err: String(err), partition: payload.batch.partition },
-          "batch refused over its data; isolating",
-        );
-        return deps.committer.applyIsolating(commands, replyTo);
-      });
-      // Before the offset moves past them; a retry may write a copy twice, never none.
-      if (invalid.length > 0) await deps.deadLetters(invalid);
-      deps.metrics.observeBatch(result.outcomes, performance.now() - started);
-      return;
-    } catch (err) {
-      if (!payload.isRunning() || payload.isStale()) throw err;
-      const delay = Math.min(RETRY_DELAY_MS_MAX, RETRY_DELAY_MS_MIN * 2 ** attempt);
-      deps.log.error(
-        { err: String(err), attempt, delay, partition: payload.batch.partition },
-        "batch failed; retrying",
-      );
-      deps.metrics.batchRetries.inc();
-      await new Promise((r) => setTimeout(r, delay));
-      await payload.heartbeat();
-    }
-  }
+async function applyChunk(deps: ConsumerDeps, partition: number, chunk: KafkaMessage[]): Promise<void> {
+  const started = performance.now();
+  const { commands, replyTo, invalid } = parseChunk(deps, partition, chunk);
+  const result = await deps.committer.apply(commands, replyTo).catch((err) => {
+    if (!isUnstorableDataError(err)) throw err;
+    deps.log.error({ err: String(err), partition }, "batch refused over its data; isolating");
+    return deps.committer.applyIsolating(commands, replyTo);
+  });
+  // Before the offset moves past them; a retry may write a copy twice, never none.
+  if (invalid.length > 0) await deps.deadLetters(invalid);
+  deps.metrics.observeBatch(result.outcomes, performance.now() - started);
 }
 
 function parseChunk(deps: ConsumerDeps, partition: number, chunk: KafkaMessage[]) {

@@ -45,6 +45,8 @@ export class GroupCommitter {
 
   /** Applies and publishes a batch; resolves with its outcomes once both are done. */
   apply(commands: LedgerCommand[], replyTo: ReplyTo = new Map()): Promise<BatchResult> {
+    // A chunk of only invalid messages: nothing to apply or publish, no transaction.
+    if (commands.length === 0) return Promise.resolve({ outcomes: [], balances: [] });
     return new Promise((resolve, reject) => {
       this.queue.push({ commands, replyTo, resolve, reject });
       if (this.running < GROUPS_IN_FLIGHT_MAX) {
