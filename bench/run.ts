@@ -281,40 +281,24 @@ function buildRows(
   g: { small: number; large: number; bigTable: number },
   rss: Record<string, number>,
 ): Row[] {
-  const h = (name: string) => http[name]!;
+  const httpRow = (scenario: string, name: string, target: number | null, p99Target: number | null): Row => ({
+    scenario,
+    value: http[name]!.reqPerS,
+    unit: "req/s",
+    target,
+    p99: http[name]!.p99Ms,
+    p99Target,
+  });
   const rows: Row[] = [
-    {
-      scenario: "GET balance, 50 conns",
-      value: h("GET balance (50 conns, 1,000 users)").reqPerS,
-      unit: "req/s",
-      target: 16_000,
-      p99: h("GET balance (50 conns, 1,000 users)").p99Ms,
-      p99Target: 10,
-    },
-    {
-      scenario: "sync spend, 1,000 users",
-      value: h("sync spend (20 conns, 1,000 users)").reqPerS,
-      unit: "req/s",
-      target: 2_000,
-      p99: h("sync spend (20 conns, 1,000 users)").p99Ms,
-      p99Target: 50,
-    },
-    {
-      scenario: `sync spend, one hot user${hotOk ? "" : " (ANSWERS WRONG)"}`,
-      value: h("sync spend (20 conns, one hot user)").reqPerS,
-      unit: "req/s",
-      target: 1_000,
-      p99: h("sync spend (20 conns, one hot user)").p99Ms,
-      p99Target: 100,
-    },
-    {
-      scenario: "sync transactions, 1,000 users",
-      value: h("sync transactions (20 conns, 1,000 users)").reqPerS,
-      unit: "req/s",
-      target: null,
-      p99: h("sync transactions (20 conns, 1,000 users)").p99Ms,
-      p99Target: null,
-    },
+    httpRow("GET balance, 50 conns", "GET balance (50 conns, 1,000 users)", 16_000, 10),
+    httpRow("sync spend, 1,000 users", "sync spend (20 conns, 1,000 users)", 2_000, 50),
+    httpRow(
+      `sync spend, one hot user${hotOk ? "" : " (ANSWERS WRONG)"}`,
+      "sync spend (20 conns, one hot user)",
+      1_000,
+      100,
+    ),
+    httpRow("sync transactions, 1,000 users", "sync transactions (20 conns, 1,000 users)", null, null),
     {
       scenario: "ledger drain (200k commands)",
       value: drainPerS,

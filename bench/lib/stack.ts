@@ -146,35 +146,19 @@ export function machineLimits(): { redisGetPerS: number; pgbenchTps: number } {
   });
   const redisGetPerS = Number(/GET: ([\d.]+) requests per second/.exec(redisOut)?.[1] ?? 0);
   const db = "points_bench_pgbench";
-  execFileSync("psql", [
-    "-h",
-    "127.0.0.1",
-    "-U",
-    "postgres",
-    "-qc",
-    `DROP DATABASE IF EXISTS ${db}`,
-    "postgres",
-  ]);
-  execFileSync("psql", ["-h", "127.0.0.1", "-U", "postgres", "-qc", `CREATE DATABASE ${db}`, "postgres"]);
+  const psql = (sql: string) =>
+    execFileSync("psql", ["-h", "127.0.0.1", "-U", "postgres", "-qc", sql, "postgres"]);
+  psql(`DROP DATABASE IF EXISTS ${db}`);
+  psql(`CREATE DATABASE ${db}`);
   execFileSync("pgbench", ["-h", "127.0.0.1", "-U", "postgres", "-i", "-q", "-s", "10", db], {
     stdio: "ignore",
   });
   const pgOut = execFileSync(
     "pgbench",
     ["-h", "127.0.0.1", "-U", "postgres", "-N", "-c", "8", "-j", "2", "-T", "10", db],
-    {
-      encoding: "utf8",
-    },
+    { encoding: "utf8" },
   );
   const pgbenchTps = Number(/tps = ([\d.]+)/.exec(pgOut)?.[1] ?? 0);
-  execFileSync("psql", [
-    "-h",
-    "127.0.0.1",
-    "-U",
-    "postgres",
-    "-qc",
-    `DROP DATABASE IF EXISTS ${db}`,
-    "postgres",
-  ]);
+  psql(`DROP DATABASE IF EXISTS ${db}`);
   return { redisGetPerS, pgbenchTps };
 }
