@@ -1,5 +1,5 @@
+import { adjust, type Book, balances, earn, emptyBook, type LotChange, spend } from "@points/core";
 import { balanceJson } from "@points/shared";
-import { adjust, type Book, balances, earn, emptyBook, type LotChange, spend } from "@points/shared/ledger";
 
 /**
  * The model: the commands the ledger says it applied for one user, taken in its applied order

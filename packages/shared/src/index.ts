@@ -1,4 +1,4 @@
-export * from "./assert";
+export * from "@points/core/assert";
 export * from "./config";
 export * from "./errors";
 export * from "./json";

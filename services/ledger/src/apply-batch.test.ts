@@ -1,5 +1,5 @@
+import { adjust, earn, emptyBook, spend } from "@points/core";
 import { createPool, type Pool } from "@points/shared/db";
-import { adjust, earn, emptyBook, spend } from "@points/shared/ledger";
 import { createTestEnv, type TestEnv } from "@points/testing";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";

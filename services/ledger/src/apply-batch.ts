@@ -1,6 +1,6 @@
+import { balances } from "@points/core";
 import { balanceJson, type HttpResponse, type LedgerCommand, type LedgerOutcome } from "@points/shared";
 import { inTransaction, type Pool } from "@points/shared/db";
-import { balances } from "@points/shared/ledger";
 import { type ApplyContext, applyCommand, type Decision, reject } from "./apply-command";
 import { BatchWrites } from "./batch-writes";
 import {

@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import { adjust, type Book, earn, type LedgerError, type LotChange, spend } from "@points/core";
 import {
   assertNever,
   type EarnCommand,
@@ -12,7 +13,6 @@ import {
   type SpendCommand,
   type UseItemCommand,
 } from "@points/shared";
-import { adjust, type Book, earn, type LedgerError, type LotChange, spend } from "@points/shared/ledger";
 import type { BatchWrites } from "./batch-writes";
 import type { Account } from "./store";
 

@@ -1,6 +1,6 @@
+import type { LotChange } from "@points/core";
 import type { EntryRecord, HttpResponse } from "@points/shared";
 import type { PoolClient } from "@points/shared/db";
-import type { LotChange } from "@points/shared/ledger";
 
 /**
  * Everything one batch writes, accumulated in memory while the domain core decides, then

@@ -1,7 +1,7 @@
+import type { Book, Lot } from "@points/core";
 import type { EntryRecord, HttpResponse } from "@points/shared";
 import type { PoolClient } from "@points/shared/db";
 import { ENTRY_COLUMNS, type EntryRow, entryFromRow } from "@points/shared/db";
-import type { Book, Lot } from "@points/shared/ledger";
 
 /**
  * The ledger's SQL. Every statement takes the whole batch as arrays (unnest), so a batch of any

@@ -1,4 +1,4 @@
-import { assert } from "../assert";
+import { assert } from "./assert";
 import { compareLots, isSettled } from "./lots";
 import type { Book, Lot, PayerPoints, PayerState } from "./types";
 import { TOTAL_MAX } from "./types";

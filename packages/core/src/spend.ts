@@ -1,4 +1,4 @@
-import { assert } from "../assert";
+import { assert } from "./assert";
 import { isSettled } from "./lots";
 import { minPoints } from "./points";
 import type { Book, Lot, LotChange, Result, SpendInput, SpendOutcome } from "./types";

@@ -1,11 +1,11 @@
 import { describe, expect, it } from "vitest";
-import { AssertionError } from "../assert";
 import { adjust } from "./adjust";
+import { AssertionError } from "./assert";
 import { balances, bookProblems, cloneBook, emptyBook, FIRST_ARRIVAL, restoreBook } from "./book";
+import { accepted, snapshotOf } from "./book.test-support";
 import { earn } from "./earn";
 import { compareLots, insertionIndex } from "./lots";
 import { spend } from "./spend";
-import { accepted, snapshotOf } from "./test-support";
 import type { Lot } from "./types";
 
 const lot = (

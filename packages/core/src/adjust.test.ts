@@ -1,10 +1,10 @@
 import { describe, expect, it } from "vitest";
-import { AssertionError } from "../assert";
 import { adjust } from "./adjust";
+import { AssertionError } from "./assert";
 import { bookProblems, emptyBook } from "./book";
+import { accepted, lotViews, snapshotOf } from "./book.test-support";
 import { earn } from "./earn";
 import { spend } from "./spend";
-import { accepted, lotViews, snapshotOf } from "./test-support";
 
 function bookWithLots() {
   const book = emptyBook("u1");

@@ -1,4 +1,4 @@
-import { assert } from "../assert";
+import { assert } from "./assert";
 import { minPoints } from "./points";
 import type { AdjustInput, AdjustOutcome, Book, LotChange, Result } from "./types";
 import { ok, rejected } from "./types";

@@ -1,4 +1,4 @@
-import { assert } from "../assert";
+import { assert } from "./assert";
 import { insertLot } from "./lots";
 import { minPoints } from "./points";
 import type { Book, EarnInput, EarnOutcome, LedgerError, Lot, LotChange, PayerState, Result } from "./types";

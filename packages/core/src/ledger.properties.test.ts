@@ -2,10 +2,10 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { adjust } from "./adjust";
 import { balances, bookProblems, emptyBook } from "./book";
+import { type LotView, lotViews, snapshotOf } from "./book.test-support";
 import { earn } from "./earn";
 import { minPoints } from "./points";
 import { spend } from "./spend";
-import { type LotView, lotViews, snapshotOf } from "./test-support";
 import type { Book, LotChange, PayerPoints, Result } from "./types";
 
 const RUNS = 500;

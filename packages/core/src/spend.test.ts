@@ -1,10 +1,10 @@
 import { describe, expect, it } from "vitest";
-import { AssertionError } from "../assert";
 import { adjust } from "./adjust";
+import { AssertionError } from "./assert";
 import { balances, bookProblems, emptyBook } from "./book";
+import { accepted, at, balanceObject, snapshotOf } from "./book.test-support";
 import { earn } from "./earn";
 import { spend } from "./spend";
-import { accepted, at, balanceObject, snapshotOf } from "./test-support";
 import type { Book } from "./types";
 
 type Transaction = { payer: string; points: bigint; timestamp: string };
