@@ -1,15 +1,16 @@
 # One image for the three services (and the init job); the command picks the service.
 # Build stage: bundle each service with esbuild (infra/build.mjs); runtime stage: production
 # dependencies plus the bundles, run with plain node.
-FROM node:20-bookworm-slim AS build
+FROM node:24-bookworm-slim AS build
 WORKDIR /app
 COPY . .
 RUN npm install --no-audit --no-fund && node infra/build.mjs
 
-FROM node:20-bookworm-slim
+FROM node:24-bookworm-slim
 WORKDIR /app
 ENV NODE_ENV=production
 COPY package.json package-lock.json ./
+COPY packages/core/package.json packages/core/
 COPY packages/shared/package.json packages/shared/
 COPY packages/testing/package.json packages/testing/
 COPY services/gateway/package.json services/gateway/
