@@ -28,6 +28,9 @@ const prefix = z
   .regex(/^[A-Za-z0-9._:-]*$/, "only letters, digits, '.', '_', ':' and '-'")
   .default("");
 
+/** How long ledger.commands and partner.transactions keep messages (the broker's default, 168 h). */
+export const KAFKA_TOPIC_RETENTION_DAYS = 7;
+
 export const CommonConfig = z.object({
   DATABASE_URL: postgresUrl.default("postgres://postgres@127.0.0.1:5432/points"),
   REDIS_URL: redisUrl.default("redis://127.0.0.1:6379"),
@@ -64,6 +67,16 @@ export const LedgerConfig = CommonConfig.extend({
   /** Partitions handled at once; their batches share one Postgres transaction (group commit). */
   LEDGER_PARTITIONS_CONCURRENCY: positiveInt.max(64).default(12),
   METRICS_PORT: port.default(9101),
+  /**
+   * Days command records, idempotency keys and partner event claims are kept. Must outlive what
+   * Kafka can still redeliver (ledger.commands keeps KAFKA_TOPIC_RETENTION_DAYS), or a redelivered
+   * command could be applied twice.
+   */
+  RETENTION_DAYS: positiveInt.max(36_500).default(30),
+  RETENTION_PRUNE_INTERVAL_S: positiveInt.max(86_400).default(300),
+}).refine((c) => c.RETENTION_DAYS > KAFKA_TOPIC_RETENTION_DAYS, {
+  path: ["RETENTION_DAYS"],
+  message: `must be more than the topics' retention (${KAFKA_TOPIC_RETENTION_DAYS} days), so a redelivered command is still recognised`,
 });
 export type LedgerConfig = z.infer<typeof LedgerConfig>;
 

@@ -16,6 +16,7 @@ import { runLedgerConsumer } from "./consumer";
 import { GROUPS_IN_FLIGHT_MAX, GroupCommitter } from "./group-commit";
 import { LedgerMetrics } from "./metrics";
 import { OutcomePublisher } from "./publish";
+import { startPruner } from "./retention";
 
 /** Wires the ledger: Postgres pool, Kafka consumer and producer, Redis, metrics endpoint. */
 export interface RunningLedger {
@@ -66,11 +67,20 @@ export async function startLedger(config: LedgerConfig, log: Logger): Promise<Ru
     partitionsConcurrency: config.LEDGER_PARTITIONS_CONCURRENCY,
   });
   const server = await serveMetrics(metrics, config.METRICS_PORT);
+  const pruner = startPruner(
+    pool,
+    log,
+    { retentionDays: config.RETENTION_DAYS, intervalMs: config.RETENTION_PRUNE_INTERVAL_S * 1000 },
+    (counts) => {
+      for (const [table, rows] of Object.entries(counts)) metrics.prunedRows.inc({ table }, rows);
+    },
+  );
   log.info({ topic: topics.commands, group: config.LEDGER_GROUP_ID }, "ledger consuming");
 
   return {
     metricsPort: (server.address() as { port: number }).port,
     stop: async () => {
+      await pruner.stop();
       await consumer.disconnect(); // finishes the batch in hand, commits, leaves the group
       await producer.disconnect();
       server.close();

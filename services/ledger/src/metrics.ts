@@ -32,6 +32,13 @@ export class LedgerMetrics {
     registers: [this.registry],
   });
 
+  readonly prunedRows = new Counter({
+    name: "ledger_pruned_rows_total",
+    help: "Bookkeeping rows deleted by the retention pruner, by table",
+    labelNames: ["table"],
+    registers: [this.registry],
+  });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry });
   }
