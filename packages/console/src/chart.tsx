@@ -45,7 +45,11 @@ export function PayerBars({ rows, caption }: { rows: { payer: string; points: nu
           height: HEIGHT_PX,
           legend: { show: false },
           cursor: { show: false },
-          scales: { x: { time: false, range: [-0.5, rows.length - 0.5] } },
+          // Bars start at zero, or a small payer looks like nothing.
+          scales: {
+            x: { time: false, range: [-0.5, rows.length - 0.5] },
+            y: { range: (_u, _min, max) => [Math.min(0, _min), max > 0 ? max * 1.1 : 1] },
+          },
           axes: [
             {
               values: (_u, ticks) => ticks.map((t) => (Number.isInteger(t) ? (rows[t]?.payer ?? "") : "")),

@@ -26,7 +26,8 @@ export function consoleDistDir(from = dirname(fileURLToPath(import.meta.url))): 
 
 export function consoleRoutes(distDir = consoleDistDir()): Router {
   const router = Router();
-  router.get("/console", (_req, res) => res.redirect(301, "/console/"));
+  // A regex, not "/console": express matches a string path with or without its trailing slash.
+  router.get(/^\/console$/, (_req, res) => res.redirect(301, "/console/"));
   router.use("/console", (_req, res, next) => {
     res.setHeader("content-security-policy", CONTENT_SECURITY_POLICY);
     res.setHeader("x-content-type-options", "nosniff");
