@@ -105,10 +105,12 @@ async function newPage(): Promise<{ context: BrowserContext; page: Page }> {
   return { context, page };
 }
 
-async function signIn(page: Page, token: string): Promise<void> {
+async function signIn(page: Page, token: string, signedIn = true): Promise<void> {
   await page.goto(`${base}/console/`);
   await page.getByLabel("Token").fill(token);
   await page.getByRole("button", { name: "Sign in" }).click();
+  // Signing in asks the API first: wait for it before opening another page by URL.
+  if (signedIn) await page.getByRole("button", { name: "Sign out" }).waitFor();
 }
 
 describe("the console, served by the gateway", () => {
@@ -142,7 +144,7 @@ describe("the console in Chromium", () => {
   it("shows the API's message for a wrong token, and signs in an admin by keyboard", async () => {
     const { context, page } = await newPage();
     try {
-      await signIn(page, "not-a-token");
+      await signIn(page, "not-a-token", false);
       await expect.poll(() => page.getByRole("alert").textContent()).toBe("a valid bearer token is required");
       await page.getByLabel("Token").fill("");
       await page.getByLabel("Token").focus();
@@ -286,6 +288,63 @@ describe("the console in Chromium", () => {
       await page.getByRole("alert").getByText("Only the admin token may open this page.").waitFor();
       const direct = await stack.api.call("GET", "/v1/dead-letters", { token: acmeToken });
       expect(direct.status).toBe(403);
+    } finally {
+      await context.close();
+    }
+  });
+
+  it("creates a partner, shows its token once, rotates it, and sets its points validity", async () => {
+    const patchBuilt = documentedPaths.includes("/v1/partners/{id}");
+    const { context, page } = await newPage();
+    try {
+      await signIn(page, ADMIN);
+      await page.getByRole("link", { name: "Partners" }).click();
+      await page.getByLabel("Partner id").fill("INITECH");
+      await page.getByLabel("Name").fill("Initech");
+      await page.getByRole("button", { name: "Create partner" }).click();
+      const once = page.locator("section.shown-once");
+      await once.getByText("Partner INITECH created").waitFor();
+      const token = await once.locator("code.secret").first().textContent();
+      const asPartner = await stack.api.call("GET", "/v1/members/ann", { token: token! });
+      expect(asPartner.status).toBe(200);
+      await page.getByRole("button", { name: "Done" }).click();
+      expect(await once.count()).toBe(0);
+      page.once("dialog", (dialog) => void dialog.accept());
+      await page.getByRole("button", { name: "Rotate the token of INITECH" }).click();
+      await page.getByText("New token for INITECH").waitFor();
+      const rotated = await page.locator("section.shown-once code.secret").textContent();
+      expect(rotated).not.toBe(token);
+      expect((await stack.api.call("GET", "/v1/members/ann", { token: token! })).status).toBe(401);
+      expect((await stack.api.call("GET", "/v1/members/ann", { token: rotated! })).status).toBe(200);
+      await page.getByLabel("Points validity of INITECH in days").fill("365");
+      await page.getByRole("button", { name: "Set the points validity of INITECH" }).click();
+      const row = page.getByRole("row", { name: /INITECH/ });
+      if (patchBuilt) await row.getByRole("status").getByText("saved").waitFor();
+      else await row.getByRole("alert").getByText("no route for PATCH /v1/partners/INITECH").waitFor();
+    } finally {
+      await context.close();
+    }
+  });
+
+  it("looks up a command accepted with 202", async () => {
+    const accepted = await stack.api.call("POST", "/v1/users/m02/transactions", {
+      token: ADMIN,
+      body: { payer: "GLOBEX", points: 1_234_567, timestamp: new Date().toISOString() },
+      headers: { prefer: "respond-async" },
+    });
+    expect(accepted.status).toBe(202);
+    const id = accepted.headers.get("location")!.split("/").pop()!;
+    const { context, page } = await newPage();
+    try {
+      await signIn(page, ADMIN);
+      await page.getByRole("link", { name: "Commands" }).click();
+      await page.getByLabel("Command id").fill(id);
+      await page.getByRole("button", { name: "Look up" }).click();
+      await page.getByRole("heading", { name: `Command ${id}` }).waitFor();
+      // Pending or already applied: either way the page shows the command, never an error.
+      await expect
+        .poll(() => page.locator(".details dd").first().textContent())
+        .toMatch(/^(pending|applied)$/);
     } finally {
       await context.close();
     }
