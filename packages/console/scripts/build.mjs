@@ -14,7 +14,12 @@ export const BUNDLE_GZIP_BYTES_MAX = 300 * 1024;
 export async function buildConsole(log = console.log) {
   const started = performance.now();
   const { build } = await import("vite");
-  await build({ root: CONSOLE_DIR, configFile: join(CONSOLE_DIR, "vite.config.ts"), logLevel: "warn" });
+  await build({
+    root: CONSOLE_DIR,
+    configFile: join(CONSOLE_DIR, "vite.config.ts"),
+    mode: "production",
+    logLevel: "warn",
+  });
   const size = bundleSize();
   log(
     `built the console in ${Math.round(performance.now() - started)} ms: ${kib(size.gzipBytes)} gzipped (${kib(size.rawBytes)} raw), budget ${kib(BUNDLE_GZIP_BYTES_MAX)}`,
@@ -52,6 +57,9 @@ export function bundleSize(dir = DIST_DIR) {
 const kib = (bytes) => `${(bytes / 1024).toFixed(1)} kB`;
 
 if (import.meta.url === `file://${process.argv[1]}`) {
+  // Vite makes a development build (unminified, debug code) under NODE_ENV=test or development,
+  // as set by vitest: the console served in tests must be the one shipped.
+  process.env.NODE_ENV = "production";
   buildConsole().catch((err) => {
     console.error(`[console] ${err instanceof Error ? err.message : String(err)}`);
     process.exit(1);
