@@ -21,6 +21,7 @@ export interface Session {
 }
 
 const SESSION_KEY = "points-console-session";
+export const UNAUTHENTICATED_EVENT = "console:unauthenticated";
 /** A request that takes longer is shown as failed rather than spinning for ever. */
 const REQUEST_TIMEOUT_MS = 30_000;
 
@@ -70,7 +71,13 @@ export async function call(token: string, path: string, options: CallOptions = {
       `cannot reach the API: ${err instanceof Error ? err.message : String(err)}`,
     );
   }
-  if (!res.ok) throw await errorOf(res);
+  if (!res.ok) {
+    const error = await errorOf(res);
+    // The token stopped working (rotated, or the stack was reset): back to the sign-in page.
+    if (res.status === 401)
+      window.dispatchEvent(new CustomEvent(UNAUTHENTICATED_EVENT, { detail: error.message }));
+    throw error;
+  }
   return res;
 }
 

@@ -288,6 +288,13 @@ describe("the console in Chromium", () => {
       await page.getByRole("alert").getByText("Only the admin token may open this page.").waitFor();
       const direct = await stack.api.call("GET", "/v1/dead-letters", { token: acmeToken });
       expect(direct.status).toBe(403);
+      // The admin rotates ACME's token: the console signs the partner out, saying why.
+      expect((await stack.api.call("POST", "/v1/partners/ACME/tokens", { token: ADMIN })).status).toBe(201);
+      await page.getByRole("link", { name: "Commands" }).click();
+      await page.getByLabel("Command id").fill("any");
+      await page.getByRole("button", { name: "Look up" }).click();
+      await page.getByText("Signed out: a valid bearer token is required. Sign in again.").waitFor();
+      await page.getByLabel("Token").waitFor();
     } finally {
       await context.close();
     }

@@ -1,6 +1,6 @@
 import { render } from "preact";
 import { useEffect, useState } from "preact/hooks";
-import { loadSession, type Role, type Session, saveSession } from "./api";
+import { loadSession, type Role, type Session, saveSession, UNAUTHENTICATED_EVENT } from "./api";
 import { CommandsPage } from "./pages/commands";
 import { DeadLettersPage } from "./pages/dead-letters";
 import { MemberPage } from "./pages/member";
@@ -30,19 +30,32 @@ const NAV: NavItem[] = [
 function App() {
   const [session, setSession] = useState<Session | null>(loadSession);
   const location = useLocation();
+  const [notice, setNotice] = useState<string | null>(null);
   const signOut = () => {
     saveSession(null);
     setSession(null);
   };
+  useEffect(() => {
+    const expired = (e: Event) => {
+      if (!loadSession()) return; // a failed sign-in says so itself
+      saveSession(null);
+      setSession(null);
+      setNotice(`Signed out: ${(e as CustomEvent<string>).detail}. Sign in again.`);
+    };
+    window.addEventListener(UNAUTHENTICATED_EVENT, expired);
+    return () => window.removeEventListener(UNAUTHENTICATED_EVENT, expired);
+  }, []);
   useEffect(() => {
     if (session && location.path === "") navigate("members", true);
   }, [session, location.path]);
   if (!session) {
     return (
       <SignIn
+        notice={notice}
         onSignedIn={(s) => {
           saveSession(s);
           setSession(s);
+          setNotice(null);
         }}
       />
     );

@@ -3,7 +3,7 @@ import { roleOf, type Session } from "../api";
 import { ErrorMessage, messageOf } from "../ui";
 
 /** Sign in with an admin or partner token; the token stays in this tab's sessionStorage only. */
-export function SignIn({ onSignedIn }: { onSignedIn: (session: Session) => void }) {
+export function SignIn(props: { notice: string | null; onSignedIn: (session: Session) => void }) {
   const [token, setToken] = useState("");
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
@@ -14,7 +14,7 @@ export function SignIn({ onSignedIn }: { onSignedIn: (session: Session) => void 
     setBusy(true);
     setError(null);
     try {
-      onSignedIn({ token: trimmed, role: await roleOf(trimmed) });
+      props.onSignedIn({ token: trimmed, role: await roleOf(trimmed) });
     } catch (err) {
       setError(messageOf(err));
     } finally {
@@ -24,6 +24,11 @@ export function SignIn({ onSignedIn }: { onSignedIn: (session: Session) => void 
   return (
     <main id="main" class="sign-in">
       <h1>Points ledger console</h1>
+      {props.notice && (
+        <p role="status" class="notice">
+          {props.notice}
+        </p>
+      )}
       <form onSubmit={submit}>
         <label for="token">Token</label>
         <input
