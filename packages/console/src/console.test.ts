@@ -1,6 +1,8 @@
 import { readFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { topicNames } from "@points/shared";
+import { createKafka } from "@points/shared/kafka";
 import { createTestEnv, type TestEnv } from "@points/testing";
 import { startStack, TEST_ADMIN_TOKEN, type TestStack } from "@points/testing/stack";
 import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
@@ -374,6 +376,36 @@ describe("the console in Chromium", () => {
       await page.goto(`${base}/console/dead-letters`);
       await page.getByRole("heading", { level: 1, name: "Dead letters" }).waitFor();
       await page.getByText("Nothing was dead-lettered.").waitFor();
+    } finally {
+      await context.close();
+    }
+  });
+  it("lists what the ledger dead-lettered", async () => {
+    const producer = createKafka("test-console-dlq", env.kafkaBrokers).producer();
+    await producer.connect();
+    try {
+      await producer.send({
+        topic: topicNames(env.topicPrefix).commands,
+        messages: [{ key: "ann", value: '{"kind":"not a command"}' }],
+      });
+    } finally {
+      await producer.disconnect();
+    }
+    await expect
+      .poll(async () => (await stack.api.call("GET", "/v1/dead-letters", { token: ADMIN })).body.length, {
+        timeout: 30_000,
+      })
+      .toBe(1);
+    const { context, page } = await newPage();
+    try {
+      await signIn(page, ADMIN);
+      await page.getByRole("link", { name: "Dead letters" }).click();
+      const row = page.getByRole("row", { name: /invalid_command/ });
+      await row.waitFor();
+      expect(await row.textContent()).toContain('{"kind":"not a command"}');
+      await page.getByLabel("Source").selectOption("partner");
+      await page.getByText("Nothing was dead-lettered.").waitFor();
+      expect(new URL(page.url()).searchParams.get("source")).toBe("partner");
     } finally {
       await context.close();
     }
