@@ -117,16 +117,19 @@ function MemberList({ token, search, page }: { token: string; search: string; pa
 function OpenMember() {
   const [id, setId] = useState("");
   return (
-    <form
-      class="inline"
-      onSubmit={(e) => {
-        e.preventDefault();
-        if (id.trim()) navigate(`members/${enc(id.trim())}`);
-      }}
-    >
-      <label for="open-member">Loyalty id</label>
-      <input id="open-member" value={id} onInput={(e) => setId(e.currentTarget.value)} />
-      <button type="submit">Open member</button>
-    </form>
+    <section aria-labelledby="open-member-title">
+      <h2 id="open-member-title">Open a member</h2>
+      <form
+        class="inline"
+        onSubmit={(e) => {
+          e.preventDefault();
+          if (id.trim()) navigate(`members/${enc(id.trim())}`);
+        }}
+      >
+        <label for="open-member">Loyalty id</label>
+        <input id="open-member" value={id} onInput={(e) => setId(e.currentTarget.value)} />
+        <button type="submit">Open member</button>
+      </form>
+    </section>
   );
 }
