@@ -4,7 +4,7 @@
 FROM node:24-bookworm-slim AS build
 WORKDIR /app
 COPY . .
-RUN npm install --no-audit --no-fund && node infra/build.mjs
+RUN npm install --no-audit --no-fund && node infra/build.mjs && node packages/console/scripts/build.mjs
 
 FROM node:24-bookworm-slim
 WORKDIR /app
@@ -17,6 +17,7 @@ COPY services/gateway/package.json services/gateway/
 COPY services/ledger/package.json services/ledger/
 COPY services/ingest/package.json services/ingest/
 COPY packages/sdk/package.json packages/sdk/
+COPY packages/console/package.json packages/console/
 RUN npm install --omit=dev --ignore-scripts --no-audit --no-fund
 COPY tsconfig.base.json ./
 COPY packages packages
@@ -25,6 +26,8 @@ COPY infra/kafka/broker.mjs infra/kafka/
 COPY --from=build /app/services/gateway/dist services/gateway/dist
 COPY --from=build /app/services/ledger/dist services/ledger/dist
 COPY --from=build /app/services/ingest/dist services/ingest/dist
+# The console bundle the gateway serves at /console/.
+COPY --from=build /app/packages/console/dist packages/console/dist
 USER node
 # Overridden per service in docker-compose.yml.
 CMD ["node", "--enable-source-maps", "services/gateway/dist/main.mjs"]

@@ -9,7 +9,9 @@ import { fileURLToPath } from "node:url";
 import { CommonConfig, parseConfig } from "@points/shared";
 import { ensureDatabase, migrate } from "@points/shared/db";
 import { ensurePostgres, ensureRedis, loadBrokerModule, redact } from "@points/testing/infra";
+import { buildConsole } from "../packages/console/scripts/build.mjs";
 import { buildServices, serviceNodeFlags } from "./build.mjs";
+import { forgetRunningStack, logLineFormatter, portTakenMessage, recordRunningStack } from "./operator";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 const CACHE = join(ROOT, ".cache");
@@ -39,7 +41,9 @@ function startService(name: Service, env: NodeJS.ProcessEnv): ChildProcess {
   });
   const prefix = `\x1b[${COLORS[name]}m${name.padEnd(7)}|\x1b[0m `;
   for (const stream of [child.stdout!, child.stderr!]) {
-    createInterface({ input: stream }).on("line", (line) => process.stdout.write(`${prefix}${line}\n`));
+    createInterface({ input: stream }).on("line", (line) =>
+      process.stdout.write(`${prefix}${formatLine(line)}\n`),
+    );
   }
   child.on("exit", (code, signal) => {
     if (!stopping) {
@@ -89,6 +93,7 @@ async function devTokens(url: string, admin: string) {
 const children = new Map<Service, ChildProcess>();
 let stopKafka: () => Promise<void> = async () => {};
 let stopping = false;
+const formatLine = logLineFormatter();
 
 async function stopAll(code: number): Promise<never> {
   stopping = true;
@@ -108,6 +113,7 @@ async function stopAll(code: number): Promise<never> {
     ),
   );
   await stopKafka().catch(() => {});
+  forgetRunningStack(CACHE);
   log("stopped");
   process.exit(code);
 }
@@ -116,6 +122,12 @@ async function main(): Promise<void> {
   const parsed = parseConfig(CommonConfig, process.env);
   if (!parsed.ok) throw new Error(parsed.message);
   const config = parsed.config;
+  const port = process.env.PORT ?? "8080";
+  const taken = await portTakenMessage(CACHE, Number(port));
+  if (taken) {
+    log(taken);
+    process.exit(0);
+  }
   await ensurePostgres(config.DATABASE_URL.replace(/\/[^/?]*(\?|$)/, "/postgres$1"), log);
   await ensureRedis(config.REDIS_URL, log);
   const broker = await loadBrokerModule();
@@ -126,16 +138,18 @@ async function main(): Promise<void> {
   log(`database ${redact(config.DATABASE_URL)} is migrated`);
 
   await buildServices(undefined, log);
+  await buildConsole(log);
   const admin = adminToken();
-  const port = process.env.PORT ?? "8080";
   const env = { ...process.env, ADMIN_TOKEN: admin, PORT: port, KAFKA_BROKERS: kafka.brokers };
   for (const name of ["ledger", "ingest", "gateway"] as const) children.set(name, startService(name, env));
   const url = `http://127.0.0.1:${port}`;
   await waitForHealth(url);
+  recordRunningStack(CACHE, url);
   const tokens = await devTokens(url, admin);
   console.log(`
   Points ledger is running.
     API      ${url}
+    Console  ${url}/console/    (sign in with ADMIN_TOKEN or the DEMO partner token)
     Docs     ${url}/docs          (OpenAPI: ${url}/openapi.json)
     Health   ${url}/health
     Kafka    ${kafka.brokers}${kafka.started ? " (started by npm start)" : " (already running)"}

@@ -6,6 +6,8 @@ import type { GatewayContext } from "./context";
 import { errorHandler, HttpError, httpError } from "./http-errors";
 import { RateLimiter, rateLimit, rateLimited } from "./rate-limit";
 import { commandRoutes } from "./routes/commands";
+import { consoleRoutes } from "./routes/console";
+import { deadLetterRoutes } from "./routes/dead-letters";
 import { memberRoutes } from "./routes/members";
 import { opsRoutes } from "./routes/ops";
 import { partnerRoutes } from "./routes/partners";
@@ -40,6 +42,7 @@ function expressApp(ctx: GatewayContext, limiter: RateLimiter, observe: Observe)
   app.set("query parser", "simple");
   app.use(requestMetrics(observe));
   app.use(opsRoutes(ctx));
+  app.use(consoleRoutes());
   app.use(
     authenticate(ctx, new RateLimiter(ctx.config.AUTH_LOOKUPS_PER_SECOND, ctx.config.AUTH_LOOKUPS_BURST)),
   );
@@ -51,6 +54,7 @@ function expressApp(ctx: GatewayContext, limiter: RateLimiter, observe: Observe)
   app.use(pointsRoutes(ctx));
   app.use(walletRoutes(ctx));
   app.use(commandRoutes(ctx));
+  app.use(deadLetterRoutes(ctx));
   app.use((req: Request) => {
     throw httpError("not_found", `no route for ${req.method} ${req.path}`);
   });

@@ -19,7 +19,8 @@ export type Action =
   | "wallet.entries"
   | "wallet.read"
   | "items.use"
-  | "commands.read";
+  | "commands.read"
+  | "deadletters.read";
 
 export interface Target {
   userId?: string;
@@ -32,6 +33,7 @@ export function denial(p: Principal, action: Action, target: Target = {}): strin
   switch (action) {
     case "partners.manage":
     case "members.manage":
+    case "deadletters.read":
       return p.role === "admin" ? null : "only the admin token may do this";
     case "members.upsert":
     case "wallet.entries":

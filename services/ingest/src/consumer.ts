@@ -1,5 +1,6 @@
 import type { Pool } from "@points/shared/db";
 import { deadLetter } from "@points/shared/dead-letter";
+import { recordDeadLetters } from "@points/shared/dead-letter-store";
 import { consumeInChunks } from "@points/shared/kafka";
 import type { Logger } from "@points/shared/logger";
 import type { Consumer, EachBatchPayload, KafkaMessage, Message } from "kafkajs";
@@ -75,6 +76,8 @@ async function ingestChunk(deps: IngestDeps, partition: number, chunk: KafkaMess
     }
   });
   await deps.publisher.publish(commands, deadLetters);
+  // Before the offsets move: a readable copy for operators (GET /v1/dead-letters).
+  await recordDeadLetters(deps.pool, "partner", deadLetters);
   deps.metrics.observeChunk(commands.length, codes, performance.now() - started);
   if (codes.length > 0) {
     deps.log.warn({ partition, dead_letters: codes.length }, "partner messages dead-lettered");

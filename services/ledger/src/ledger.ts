@@ -1,6 +1,7 @@
 import { createServer, type Server } from "node:http";
 import { type LedgerConfig, topicNames } from "@points/shared";
 import { createPool } from "@points/shared/db";
+import { recordDeadLetters } from "@points/shared/dead-letter-store";
 import {
   createKafka,
   createProducer,
@@ -63,7 +64,10 @@ export async function startLedger(config: LedgerConfig, log: Logger): Promise<Ru
     log,
     metrics,
     commandsTopic: topics.commands,
-    deadLetters: (messages) => sendAll(producer, topics.commandsDlq, messages),
+    deadLetters: async (messages) => {
+      await sendAll(producer, topics.commandsDlq, messages);
+      await recordDeadLetters(pool, "ledger", messages); // readable for operators (GET /v1/dead-letters)
+    },
     partitionsConcurrency: config.LEDGER_PARTITIONS_CONCURRENCY,
   });
   const server = await serveMetrics(metrics, config.METRICS_PORT);

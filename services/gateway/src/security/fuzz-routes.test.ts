@@ -414,6 +414,16 @@ const ROUTES: RouteFuzz[] = [
       pathOf((id) => `/v1/commands/${id}`, segment(randomUUID(), "k_0", "x".repeat(129))),
     ),
   },
+  {
+    operation: "GET /v1/dead-letters",
+    input: request(
+      "GET",
+      withQuery("/v1/dead-letters", ["source", "limit"], {
+        source: fc.constantFrom("partner", "ledger", "other"),
+        limit: fc.constantFrom("1", "50", "500", "501", "0"),
+      }),
+    ),
+  },
   { operation: "GET /health", input: request("GET", withQuery("/health", ["verbose"])), runs: FEW_RUNS },
   { operation: "GET /metrics", input: request("GET", withQuery("/metrics", ["name[]"])), runs: FEW_RUNS },
   {

@@ -131,6 +131,7 @@ const MATRIX: Row[] = [
   row("inventory",                        "GET /v1/inventory?user_ids=alice",       "Y  Y  Y  Y  N  A"),
   row("use item (ACME's, alice's)",       "POST /v1/inventory/{item}/use",          "Y  Y  H  Y  H  A", fresh(async () => `/v1/inventory/${await aliceItem()}/use`)),
   row("command status (ACME's)",          "GET /v1/commands/{id}",                  "Y  Y  H  H  H  A", fresh(async () => `/v1/commands/${acmeCommand}`)),
+  row("dead letters",                     "GET /v1/dead-letters",                   "Y  N  N  N  N  A"),
   row("health",                           "GET /health",                            "Y  Y  Y  Y  Y  Y"),
   row("metrics",                          "GET /metrics",                           "Y  Y  Y  Y  Y  Y"),
   row("openapi",                          "GET /openapi.json",                      "Y  Y  Y  Y  Y  Y"),
