@@ -130,7 +130,8 @@ export async function createTopics({
 } = {}) {
   const list = splitBrokers(brokers);
   const creds = credentials ?? loadCredentials(list[0]);
-  if (!creds) throw new Error(`[kafka] no admin credentials known for ${list[0]} (set KAFKA_CREDENTIALS_FILE)`);
+  if (!creds)
+    throw new Error(`[kafka] no admin credentials known for ${list[0]} (set KAFKA_CREDENTIALS_FILE)`);
   const wanted = TOPICS.map((t) => ({ topic: `${topicPrefix}${t.name}`, numPartitions: t.partitions }));
   const kafka = new Kafka({
     clientId: "kafka-dev-topics",
@@ -438,7 +439,9 @@ async function formatStorageOnce({ dataDir, propsPath, log, credentials }) {
   const logsDir = path.join(dataDir, "logs");
   if (fs.existsSync(path.join(logsDir, "meta.properties"))) {
     if (fs.existsSync(path.join(dataDir, SECURED_MARKER))) return;
-    log(`[kafka] ${dataDir} was formatted without SCRAM users; formatting it afresh (its topics are dropped)`);
+    log(
+      `[kafka] ${dataDir} was formatted without SCRAM users; formatting it afresh (its topics are dropped)`,
+    );
     fs.rmSync(logsDir, { recursive: true, force: true });
   }
   const clusterId = loadOrCreateClusterId(dataDir);
@@ -508,7 +511,8 @@ function loadOrCreateDataDirCredentials(dataDir) {
       {
         username: name,
         password:
-          process.env[`KAFKA_${name.toUpperCase()}_PASSWORD`] || randomBytes(PASSWORD_BYTES).toString("base64url"),
+          process.env[`KAFKA_${name.toUpperCase()}_PASSWORD`] ||
+          randomBytes(PASSWORD_BYTES).toString("base64url"),
       },
     ]),
   );

@@ -7,11 +7,13 @@ import {
   exitOnFatalCrash,
   KAFKA_HEARTBEAT_MS,
   KAFKA_SESSION_TIMEOUT_MS,
+  kafkaSasl,
   sendAll,
 } from "@points/shared/kafka";
 import type { Logger } from "@points/shared/logger";
 import { Redis } from "ioredis";
 import { repairBalanceCache } from "./cache-repair";
+import { PartnerRegistry } from "./command-guard";
 import { runLedgerConsumer } from "./consumer";
 import { GROUPS_IN_FLIGHT_MAX, GroupCommitter } from "./group-commit";
 import { LedgerMetrics } from "./metrics";
@@ -34,7 +36,7 @@ export async function startLedger(config: LedgerConfig, log: Logger): Promise<Ru
     commandTimeout: 2_000,
   });
   redis.on("error", () => {}); // reported where a call fails; reconnects on its own
-  const kafka = createKafka("ledger", config.KAFKA_BROKERS, log);
+  const kafka = createKafka("ledger", config.KAFKA_BROKERS, log, kafkaSasl(config));
   const producer = createProducer(kafka);
   const consumer = kafka.consumer({
     groupId: config.LEDGER_GROUP_ID,
@@ -63,6 +65,8 @@ export async function startLedger(config: LedgerConfig, log: Logger): Promise<Ru
     metrics,
     commandsTopic: topics.commands,
     deadLetters: (messages) => sendAll(producer, topics.commandsDlq, messages),
+    signingKeys: config.COMMAND_SIGNING_KEYS,
+    partners: new PartnerRegistry(pool),
     partitionsConcurrency: config.LEDGER_PARTITIONS_CONCURRENCY,
   });
   const server = await serveMetrics(metrics, config.METRICS_PORT);
