@@ -21,7 +21,8 @@ beforeAll(async () => {
   env = await createTestEnv();
   stack = await startStack(env);
   topic = topicNames(env.topicPrefix).partnerTransactions;
-  producer = createProducer(createKafka("sdk-test", env.kafkaBrokers));
+  // As a partner connects: with the partner principal, which may only write partner.transactions.
+  producer = createProducer(createKafka("sdk-test", env.kafkaBrokers, undefined, env.saslOf("partner")));
   await producer.connect();
   partner = await stack.api.createPartner("ACME");
   await stack.api.createMember("kim");
@@ -72,7 +73,9 @@ describe("producePartnerEvents", () => {
 
   it("is accepted by ingest and applied once per event id", async () => {
     const ingest = await startIngest(
-      must(parseConfig(IngestConfig, { ...env.serviceEnv, METRICS_PORT: "0", LOG_LEVEL: "warn" })),
+      must(
+        parseConfig(IngestConfig, { ...env.serviceEnvFor("ingest"), METRICS_PORT: "0", LOG_LEVEL: "warn" }),
+      ),
       createLogger("ingest", "warn"),
     );
     try {
@@ -103,7 +106,7 @@ describe("producePartnerEvents", () => {
 
 /** The first message on the partner topic that matches, read with a consumer group of its own. */
 async function readBack(matches: (m: KafkaMessage) => boolean): Promise<KafkaMessage> {
-  const consumer = createKafka("sdk-test-reader", env.kafkaBrokers).consumer({
+  const consumer = createKafka("sdk-test-reader", env.kafkaBrokers, undefined, env.kafkaSasl).consumer({
     groupId: env.groupId("reader"),
   });
   await consumer.connect();

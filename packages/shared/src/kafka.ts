@@ -8,7 +8,6 @@ import {
   type Message,
   Partitioners,
   type Producer,
-  type SASLOptions,
 } from "kafkajs";
 import type { CommonConfig } from "./config";
 import type { Logger } from "./logger";
@@ -18,11 +17,11 @@ export const KAFKA_SESSION_TIMEOUT_MS = 10_000; // kafkajs needs >= 6000 with a 
 export const KAFKA_HEARTBEAT_MS = 1_000;
 
 /** A principal's SASL credentials (contract 3: the broker refuses anonymous clients). */
-export interface KafkaSasl {
-  mechanism: "scram-sha-512" | "scram-sha-256" | "plain";
-  username: string;
-  password: string;
-}
+export type KafkaSasl = { username: string; password: string } & (
+  | { mechanism: "scram-sha-512" }
+  | { mechanism: "scram-sha-256" }
+  | { mechanism: "plain" }
+);
 
 /** The service's own principal from its config; both variables or neither. */
 export function kafkaSasl(
@@ -33,15 +32,14 @@ export function kafkaSasl(
   if (username === undefined || password === undefined) {
     throw new Error("KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD must be set together");
   }
-  return { mechanism: config.KAFKA_SASL_MECHANISM, username, password };
+  return { mechanism: config.KAFKA_SASL_MECHANISM, username, password } as KafkaSasl;
 }
 
 export function createKafka(clientId: string, brokers: string[], log?: Logger, sasl?: KafkaSasl): Kafka {
   return new Kafka({
     clientId,
     brokers,
-    // kafkajs types one object per mechanism; the fields are the same for these three.
-    ...(sasl ? { sasl: sasl as SASLOptions } : {}),
+    ...(sasl ? { sasl } : {}),
     logLevel: log ? logLevel.INFO : logLevel.NOTHING,
     ...(log ? { logCreator: () => (entry: LogEntry) => forward(log, entry) } : {}),
     retry: { initialRetryTime: 100, retries: 8 },

@@ -34,7 +34,7 @@ beforeAll(async () => {
      SELECT 'c' || i, 'Member ' || i, '1990-01-01' FROM generate_series(1, $1::int) i`,
     [USERS],
   );
-  admin = createKafka("test-admin", env.kafkaBrokers).admin();
+  admin = createKafka("test-admin", env.kafkaBrokers, undefined, env.kafkaSasl).admin();
   await admin.connect();
 });
 afterAll(async () => {

@@ -49,23 +49,28 @@ function configOf<T>(result: { ok: true; config: T } | { ok: false; message: str
 
 beforeAll(async () => {
   env = await createTestEnv();
-  const vars = { ...env.serviceEnv, ADMIN_TOKEN: admin, PORT: "0", METRICS_PORT: "0" };
+  const base = { ADMIN_TOKEN: admin, PORT: "0", METRICS_PORT: "0" };
+  const vars = (service: "gateway" | "ingest" | "ledger") => ({ ...env.serviceEnvFor(service), ...base });
   ledger = await startLedger(
-    configOf(parseConfig(LedgerConfig, vars)),
+    configOf(parseConfig(LedgerConfig, vars("ledger"))),
     createLogger("ledger", "trace", destination),
   );
   gateway = await startGateway(
-    configOf(parseConfig(GatewayConfig, vars)),
+    configOf(parseConfig(GatewayConfig, vars("gateway"))),
     createLogger("gateway", "trace", destination),
   );
   ingest = await startIngest(
-    configOf(parseConfig(IngestConfig, vars)),
+    configOf(parseConfig(IngestConfig, vars("ingest"))),
     createLogger("ingest", "trace", destination),
   );
   api = new Api(gateway.url);
   db = new pg.Client({ connectionString: env.databaseUrl });
   await db.connect();
-  const kafka = new Kafka({ clientId: "test-secrets", brokers: env.kafkaBrokers });
+  const kafka = new Kafka({
+    clientId: "test-secrets",
+    brokers: env.kafkaBrokers,
+    sasl: env.saslOf("partner"),
+  });
   producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
   await producer.connect();
   await exercise();
