@@ -2,8 +2,7 @@ import { randomBytes } from "node:crypto";
 import type { KafkaSasl } from "@points/shared/kafka";
 import pg from "pg";
 import { inject } from "vitest";
-import { loadBrokerModule } from "./infra";
-import type { KafkaPrincipal } from "./provided";
+import { type KafkaPrincipal, loadBrokerModule } from "./infra";
 import "./provided";
 
 /**

@@ -4,7 +4,6 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Redis } from "ioredis";
 import pg from "pg";
-import type { KafkaPrincipal } from "./provided";
 
 /**
  * Local infrastructure for machines without a container runtime: the Postgres and Redis servers
@@ -15,6 +14,7 @@ export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), "../../..
 const PROBE_TIMEOUT_MS = 2_000;
 const START_WAIT_MS = 30_000;
 
+export type KafkaPrincipal = "admin" | "gateway" | "ingest" | "ledger" | "partner";
 export type KafkaCredentials = Record<KafkaPrincipal, { username: string; password: string }>;
 
 export interface BrokerModule {

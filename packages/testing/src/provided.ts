@@ -1,4 +1,4 @@
-export type KafkaPrincipal = "admin" | "gateway" | "ingest" | "ledger" | "partner";
+import type { KafkaCredentials } from "./infra";
 
 /** What globalSetup hands to test files through vitest provide/inject. */
 declare module "vitest" {
@@ -9,7 +9,7 @@ declare module "vitest" {
       redisUrl: string;
       kafkaBrokers: string;
       /** Every Kafka principal's SCRAM credentials (the launcher's; see infra/kafka/broker.mjs). */
-      kafkaCredentials: Record<KafkaPrincipal, { username: string; password: string }>;
+      kafkaCredentials: KafkaCredentials;
       /** COMMAND_SIGNING_KEYS for this run's gateway, ingest and ledger. */
       commandSigningKeys: string;
       runId: string;
