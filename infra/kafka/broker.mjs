@@ -537,11 +537,15 @@ function publishCredentials(port, credentials) {
 }
 
 /**
- * The credentials for `broker` (host:port): KAFKA_CREDENTIALS_FILE if set (a broker this launcher
- * did not start, e.g. docker-compose's), else what the launcher published for a local port.
+ * The credentials for `broker` (host:port), for a broker this launcher did not start (e.g.
+ * docker-compose's): KAFKA_CREDENTIALS_FILE, or KAFKA_ADMIN_PASSWORD (admin is all that topic and
+ * ACL set-up needs); else what the launcher published for a local port.
  */
 export function loadCredentials(broker = splitBrokers(process.env.KAFKA_BROKERS ?? DEFAULT_BROKERS)[0]) {
   if (process.env.KAFKA_CREDENTIALS_FILE) return readCredentialsFile(process.env.KAFKA_CREDENTIALS_FILE);
+  if (process.env.KAFKA_ADMIN_PASSWORD) {
+    return { admin: { username: "admin", password: process.env.KAFKA_ADMIN_PASSWORD } };
+  }
   const { host, port } = parseHostPort(broker);
   return LOCAL_HOSTS.has(host) ? readCredentialsFile(portCredentialsPath(port)) : null;
 }
