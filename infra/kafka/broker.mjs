@@ -543,11 +543,13 @@ function publishCredentials(port, credentials) {
  */
 export function loadCredentials(broker = splitBrokers(process.env.KAFKA_BROKERS ?? DEFAULT_BROKERS)[0]) {
   if (process.env.KAFKA_CREDENTIALS_FILE) return readCredentialsFile(process.env.KAFKA_CREDENTIALS_FILE);
+  const { host, port } = parseHostPort(broker);
+  const published = LOCAL_HOSTS.has(host) ? readCredentialsFile(portCredentialsPath(port)) : null;
+  if (published) return published;
   if (process.env.KAFKA_ADMIN_PASSWORD) {
     return { admin: { username: "admin", password: process.env.KAFKA_ADMIN_PASSWORD } };
   }
-  const { host, port } = parseHostPort(broker);
-  return LOCAL_HOSTS.has(host) ? readCredentialsFile(portCredentialsPath(port)) : null;
+  return null;
 }
 
 function readCredentialsFile(file) {
