@@ -48,7 +48,7 @@ afterAll(async () => {
 function startIngestProcess(): ChildProcess {
   const child = spawn(process.execPath, ["--import", "tsx", "services/ingest/src/main.ts"], {
     cwd: REPO_ROOT,
-    env: { ...process.env, ...env.serviceEnv, METRICS_PORT: "0", LOG_LEVEL: "warn" },
+    env: { ...process.env, ...env.serviceEnvFor("ingest"), METRICS_PORT: "0", LOG_LEVEL: "warn" },
     stdio: ["ignore", "ignore", "inherit"],
   });
   children.add(child);
