@@ -182,10 +182,14 @@ describe("logs", () => {
     expect(new Set(lines.map((l) => JSON.parse(l).name))).toEqual(new Set(["gateway", "ledger", "ingest"]));
   });
 
-  it("hold no token and no signing secret", () => {
+  it("hold no token, no signing secret, no Kafka password and no command signing key", () => {
     expect(tokens.length).toBeGreaterThanOrEqual(7);
     expect(secrets).toHaveLength(2);
-    for (const credential of [...tokens, ...secrets]) {
+    const kafkaPasswords = (["gateway", "ingest", "ledger", "partner"] as const).map(
+      (p) => env.saslOf(p).password,
+    );
+    const commandKeys = env.commandSigningKeys.split(",").map((k) => k.slice(k.indexOf(":") + 1));
+    for (const credential of [...tokens, ...secrets, ...kafkaPasswords, ...commandKeys]) {
       const leaked = lines.filter((l) => l.includes(credential));
       expect(leaked, `a log line holds ${credential.slice(0, 6)}...`).toEqual([]);
     }
