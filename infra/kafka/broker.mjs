@@ -108,7 +108,8 @@ export async function ensureKafka({
   }
   if (!LOCAL_HOSTS.has(host)) {
     throw new Error(
-      `[kafka] no broker answers at ${first}, and it is not a local address, so none is started`,
+      `[kafka] no broker answers at ${first} to our admin credentials (${known ? "found" : "none found: set KAFKA_CREDENTIALS_FILE or KAFKA_ADMIN_PASSWORD"}), ` +
+        "and it is not a local address, so none is started",
     );
   }
   const dir = path.resolve(dataDir ?? process.env.KAFKA_DATA_DIR ?? defaultDataDir(port));

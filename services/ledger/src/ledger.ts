@@ -27,8 +27,9 @@ export interface RunningLedger {
 
 export async function startLedger(config: LedgerConfig, log: Logger): Promise<RunningLedger> {
   const topics = topicNames(config.KAFKA_TOPIC_PREFIX);
-  // One connection per group transaction in flight, and one for the cache repair.
-  const pool = createPool(config.DATABASE_URL, { max: GROUPS_IN_FLIGHT_MAX + 1, name: "ledger" });
+  // One connection per group transaction in flight, one for the cache repair, and one for the
+  // partner lookups of command-guard.ts (cache misses only), so they never wait behind a group.
+  const pool = createPool(config.DATABASE_URL, { max: GROUPS_IN_FLIGHT_MAX + 2, name: "ledger" });
   // Fail fast instead of queueing: a cache write must never hold up a committed batch.
   const redis = new Redis(config.REDIS_URL, {
     enableOfflineQueue: false,
