@@ -81,9 +81,12 @@ async function main(): Promise<void> {
   const stack = await startBenchStack("ingest", 18_180);
   const db = new pg.Client({ connectionString: stack.databaseUrl });
   await db.connect();
-  const kafka = createKafka("ingest-bench", stack.env.KAFKA_BROKERS!.split(","));
-  const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
-  const admin = kafka.admin();
+  const brokers = stack.env.KAFKA_BROKERS!.split(",");
+  // Events produced as a partner does (its principal); progress read as the super user.
+  const producer = createKafka("ingest-bench", brokers, undefined, stack.kafkaSasl("partner")).producer({
+    createPartitioner: Partitioners.DefaultPartitioner,
+  });
+  const admin = createKafka("ingest-bench-admin", brokers, undefined, stack.kafkaSasl("admin")).admin();
   try {
     const secret = randomBytes(32).toString("base64url");
     await seed(db, secret);

@@ -5,6 +5,7 @@ import { randomUUID } from "node:crypto";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { topicNames } from "@points/shared";
+import { CommandSigningKeys, signingProducer } from "@points/shared/command-auth";
 import { createKafka } from "@points/shared/kafka";
 import { REPO_ROOT } from "@points/testing/infra";
 import { Partitioners } from "kafkajs";
@@ -135,10 +136,20 @@ async function hotUserCorrect(db: pg.Client, spent2xx: number): Promise<boolean>
 }
 
 async function drain(stack: BenchStack, db: pg.Client): Promise<number[]> {
-  const kafka = createKafka("bench", stack.env.KAFKA_BROKERS!.split(","));
-  const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
-  await producer.connect();
+  // Produces as the gateway does: its principal, every command signed (contract 3).
+  const kafka = createKafka(
+    "bench",
+    stack.env.KAFKA_BROKERS!.split(","),
+    undefined,
+    stack.kafkaSasl("gateway"),
+  );
   const topic = topicNames(stack.env.KAFKA_TOPIC_PREFIX!).commands;
+  const producer = signingProducer(
+    kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner }),
+    CommandSigningKeys.parse(stack.env.COMMAND_SIGNING_KEYS),
+    topic,
+  );
+  await producer.connect();
   const perS: number[] = [];
   for (let r = 0; r < RUNS; r++) {
     await stack.stop("ledger");

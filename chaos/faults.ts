@@ -238,7 +238,7 @@ async function ingestTakesEvent(ctx: ProbeContext, deadline: number): Promise<bo
   ctx.work.rec.events.push(e);
   const producer = new PartnerProducer(
     { ...ctx.work, retryDeadline: () => deadline },
-    partnerKafka(ctx.work.brokers, "chaos-probe"),
+    partnerKafka(ctx.work.brokers, "chaos-probe", ctx.work.partnerSasl),
   );
   try {
     await producer.sendUntilAcked([e], ctx.rng);

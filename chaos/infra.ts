@@ -308,9 +308,17 @@ export class PrivateRedis {
 
 // --- Kafka --------------------------------------------------------------------------------------
 
+export type KafkaPrincipal = "admin" | "gateway" | "ingest" | "ledger" | "partner";
+export interface KafkaSaslOptions {
+  mechanism: "scram-sha-512";
+  username: string;
+  password: string;
+}
+
 interface BrokerHandle {
   brokers: string;
   started: boolean;
+  credentials: Record<KafkaPrincipal, { username: string; password: string }>;
   stop: () => Promise<void>;
   pid?: number;
   exited?: Promise<unknown>;
@@ -326,6 +334,8 @@ interface BrokerModule {
 
 export class PrivateKafka {
   private handle: BrokerHandle | undefined;
+  /** The principals' credentials; kept across restarts (they live in the data dir). */
+  private credentials: BrokerHandle["credentials"] | undefined;
   readonly dataDir: string;
 
   constructor(
@@ -339,6 +349,12 @@ export class PrivateKafka {
 
   get brokers(): string {
     return `${LOOPBACK}:${this.port}`;
+  }
+
+  /** SASL options of one principal (contract 3: the broker refuses anonymous clients). */
+  sasl(principal: KafkaPrincipal): KafkaSaslOptions {
+    if (!this.credentials) throw new Error("Kafka has not been started yet");
+    return { mechanism: "scram-sha-512", ...this.credentials[principal] };
   }
 
   async start(): Promise<void> {
@@ -355,6 +371,7 @@ export class PrivateKafka {
       throw new Error(`a Kafka broker already answered at ${this.brokers}; the chaos run needs its own`);
     }
     this.handle = handle;
+    this.credentials = handle.credentials;
     const pid = handle.pid;
     registerCleanup(`kafka:${this.port}`, () => killPidSync(pid));
   }

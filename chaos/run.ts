@@ -132,6 +132,7 @@ async function runPhases(
   const work: WorkloadContext = {
     gatewayUrl: stack.gatewayUrl,
     brokers: stack.kafka.brokers,
+    partnerSasl: stack.kafka.sasl("partner"),
     partnerTopic: `${stack.topicPrefix}partner.transactions`,
     adminToken: stack.adminToken,
     partners,
@@ -191,7 +192,7 @@ async function finish(
   ingest: boolean,
 ): Promise<ChaosReport> {
   log("waiting for quiescence (consumer lag 0, every acknowledged command decided)");
-  const kafka = partnerKafka(stack.kafka.brokers, "chaos-checker");
+  const kafka = partnerKafka(stack.kafka.brokers, "chaos-checker", stack.kafka.sasl("admin"));
   const quiescence: Quiescence = await waitForQuiescence(stack, kafka, pool, rec, QUIESCENCE_TIMEOUT_MS);
   log(`quiescence ${quiescence.ok ? "reached" : "NOT reached"} in ${(quiescence.ms / 1_000).toFixed(1)} s`);
   log("checking");
@@ -333,7 +334,7 @@ function faultAt(faults: FaultRecord[], startedAt: number, at: number | undefine
 // --- Set-up -------------------------------------------------------------------------------------
 
 async function commandPartitions(stack: ChaosStack): Promise<number> {
-  const admin = partnerKafka(stack.kafka.brokers, "chaos-setup").admin();
+  const admin = partnerKafka(stack.kafka.brokers, "chaos-setup", stack.kafka.sasl("admin")).admin();
   await admin.connect();
   try {
     const topic = `${stack.topicPrefix}ledger.commands`;

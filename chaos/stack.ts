@@ -39,6 +39,7 @@ export class ChaosStack {
   readonly redis: PrivateRedis;
   readonly kafka: PrivateKafka;
   readonly adminToken = `chaos_admin_${randomBytes(16).toString("hex")}`;
+  readonly commandSigningKeys = `chaos:${randomBytes(32).toString("hex")}`;
   readonly topicPrefix: string;
   readonly redisKeyPrefix: string;
   readonly ledgerGroup: string;
@@ -102,6 +103,7 @@ export class ChaosStack {
       LEDGER_GROUP_ID: this.ledgerGroup,
       INGEST_GROUP_ID: this.ingestGroup,
       ADMIN_TOKEN: this.adminToken,
+      COMMAND_SIGNING_KEYS: this.commandSigningKeys,
       PORT: String(this.gatewayPort),
       METRICS_PORT: "0",
       LOG_LEVEL: "warn",
@@ -164,7 +166,10 @@ export class ChaosStack {
   }
 
   private newService(instance: string, service: "gateway" | "ledger" | "ingest"): ServiceProcess {
-    return new ServiceProcess(instance, service, this.serviceEnv(), this.logDir, (exit) => {
+    // Each service connects to Kafka as its own principal.
+    const { username, password } = this.kafka.sasl(service);
+    const env = { ...this.serviceEnv(), KAFKA_SASL_USERNAME: username, KAFKA_SASL_PASSWORD: password };
+    return new ServiceProcess(instance, service, env, this.logDir, (exit) => {
       this.unexpectedExits.push(exit);
       this.options.log(
         `  ! ${exit.instance} exited on its own (${exit.signal ?? `code ${exit.code}`}); restarting it`,

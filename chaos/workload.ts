@@ -1,6 +1,6 @@
 import { createHash, createHmac } from "node:crypto";
 import { Kafka, logLevel, Partitioners, type Producer } from "kafkajs";
-import { sleep } from "./infra";
+import { type KafkaSaslOptions, sleep } from "./infra";
 import type { Rng } from "./rng";
 
 /**
@@ -96,6 +96,8 @@ export interface PartnerCredentials {
 export interface WorkloadContext {
   gatewayUrl: string;
   brokers: string;
+  /** The partner principal's SASL options: partners may only write partner.transactions. */
+  partnerSasl: KafkaSaslOptions;
   partnerTopic: string;
   adminToken: string;
   partners: Map<string, PartnerCredentials>;
@@ -325,10 +327,12 @@ export function eventMessage(ctx: WorkloadContext, e: EventRecord) {
   };
 }
 
-export function partnerKafka(brokers: string, clientId: string): Kafka {
+/** A Kafka client of the chaos run, as `sasl`'s principal (the partner's, or admin for checks). */
+export function partnerKafka(brokers: string, clientId: string, sasl: KafkaSaslOptions): Kafka {
   return new Kafka({
     clientId,
     brokers: [brokers],
+    sasl,
     logLevel: logLevel.NOTHING,
     retry: { initialRetryTime: 200, retries: 3 },
     connectionTimeout: 3_000,
@@ -398,7 +402,10 @@ export class PartnerProducer {
 }
 
 export async function partnerWorker(ctx: WorkloadContext, rng: Rng, workerId: number): Promise<void> {
-  const producer = new PartnerProducer(ctx, partnerKafka(ctx.brokers, `chaos-partner-${workerId}`));
+  const producer = new PartnerProducer(
+    ctx,
+    partnerKafka(ctx.brokers, `chaos-partner-${workerId}`, ctx.partnerSasl),
+  );
   const sentBefore: EventRecord[] = [];
   try {
     for (let n = 0; !ctx.loadStopped(); n++) {

@@ -8,7 +8,13 @@ import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { CommonConfig, parseConfig } from "@points/shared";
 import { ensureDatabase, migrate } from "@points/shared/db";
-import { ensurePostgres, ensureRedis, loadBrokerModule, redact } from "@points/testing/infra";
+import {
+  ensurePostgres,
+  ensureRedis,
+  type KafkaCredentials,
+  loadBrokerModule,
+  redact,
+} from "@points/testing/infra";
 import { buildConsole } from "../packages/console/scripts/build.mjs";
 import { buildServices, serviceNodeFlags } from "./build.mjs";
 import { forgetRunningStack, logLineFormatter, portTakenMessage, recordRunningStack } from "./operator";
@@ -31,6 +37,26 @@ function adminToken(): string {
   const token = `adm_${randomBytes(24).toString("base64url")}`;
   writeFileSync(file, `${token}\n`, { mode: 0o600 });
   return token;
+}
+
+/** COMMAND_SIGNING_KEYS (contract 3): from the environment, else generated once and kept, like the admin token. */
+function commandSigningKeys(): string {
+  if (process.env.COMMAND_SIGNING_KEYS) return process.env.COMMAND_SIGNING_KEYS;
+  const file = join(CACHE, "command-signing-keys");
+  if (existsSync(file)) return readFileSync(file, "utf8").trim();
+  mkdirSync(CACHE, { recursive: true });
+  const keys = `dev1:${randomBytes(32).toString("hex")}`;
+  writeFileSync(file, `${keys}\n`, { mode: 0o600 });
+  return keys;
+}
+
+/** What a partner needs to produce partner.transactions (README, "Security"). */
+function writePartnerKafkaConfig(brokers: string, credentials: KafkaCredentials): string {
+  const file = join(CACHE, "kafka-partner.json");
+  const { username, password } = credentials.partner;
+  const config = { brokers: brokers.split(","), mechanism: "scram-sha-512", username, password };
+  writeFileSync(file, `${JSON.stringify(config, null, 2)}\n`, { mode: 0o600 });
+  return file;
 }
 
 function startService(name: Service, env: NodeJS.ProcessEnv): ChildProcess {
@@ -140,8 +166,22 @@ async function main(): Promise<void> {
   await buildServices(undefined, log);
   await buildConsole(log);
   const admin = adminToken();
-  const env = { ...process.env, ADMIN_TOKEN: admin, PORT: port, KAFKA_BROKERS: kafka.brokers };
-  for (const name of ["ledger", "ingest", "gateway"] as const) children.set(name, startService(name, env));
+  const env = {
+    ...process.env,
+    ADMIN_TOKEN: admin,
+    PORT: port,
+    KAFKA_BROKERS: kafka.brokers,
+    COMMAND_SIGNING_KEYS: commandSigningKeys(),
+  };
+  // Each service connects as its own Kafka principal, with only its own ACLs.
+  for (const name of ["ledger", "ingest", "gateway"] as const) {
+    const { username, password } = kafka.credentials[name];
+    children.set(
+      name,
+      startService(name, { ...env, KAFKA_SASL_USERNAME: username, KAFKA_SASL_PASSWORD: password }),
+    );
+  }
+  const partnerKafka = writePartnerKafkaConfig(kafka.brokers, kafka.credentials);
   const url = `http://127.0.0.1:${port}`;
   await waitForHealth(url);
   recordRunningStack(CACHE, url);
@@ -159,6 +199,11 @@ async function main(): Promise<void> {
     partner DEMO          ${tokens.partner}
     member  demo-member   ${tokens.member}
     SDK config for DEMO   .cache/demo-partner.json
+
+  Kafka partner principal (SASL/SCRAM-SHA-512; may only write partner.transactions):
+    username              ${kafka.credentials.partner.username}
+    password              ${kafka.credentials.partner.password}
+    config file           ${partnerKafka.replace(`${ROOT}/`, "")}
 
   Ctrl-C stops everything npm start started.
 `);

@@ -1,8 +1,16 @@
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { ensureDatabase, migrate } from "@points/shared/db";
-import { ensurePostgres, ensureRedis, loadBrokerModule, REPO_ROOT } from "@points/testing/infra";
+import type { KafkaSasl } from "@points/shared/kafka";
+import {
+  ensurePostgres,
+  ensureRedis,
+  type KafkaPrincipal,
+  loadBrokerModule,
+  REPO_ROOT,
+} from "@points/testing/infra";
 import pg from "pg";
 import { buildServices, serviceNodeFlags } from "../../infra/build.mjs";
 
@@ -16,7 +24,10 @@ export type ServiceName = "gateway" | "ledger" | "ingest";
 
 export interface BenchStack {
   url: string;
+  /** Common to every service; start() adds each service's own Kafka principal. */
   env: Record<string, string>;
+  /** SASL of a Kafka principal, for the bench's own clients (admin; gateway to act as the gateway; partner). */
+  kafkaSasl: (principal: KafkaPrincipal) => KafkaSasl;
   databaseUrl: string;
   start: (name: ServiceName) => Promise<void>;
   stop: (name: ServiceName) => Promise<void>;
@@ -42,7 +53,16 @@ export async function startBenchStack(tag: string, port = 18080): Promise<BenchS
   await ensureDatabase(databaseUrl);
   await migrate(databaseUrl);
   const prefix = `bench${Date.now().toString(36)}.`;
-  await broker.createTopics({ brokers: kafka.brokers, topicPrefix: prefix, log: () => {} });
+  await broker.createTopics({
+    brokers: kafka.brokers,
+    topicPrefix: prefix,
+    log: () => {},
+    credentials: kafka.credentials,
+  });
+  const kafkaSasl = (principal: KafkaPrincipal): KafkaSasl => ({
+    mechanism: "scram-sha-512",
+    ...kafka.credentials[principal],
+  });
   const env = {
     DATABASE_URL: databaseUrl,
     REDIS_URL: "redis://127.0.0.1:6379",
@@ -52,6 +72,7 @@ export async function startBenchStack(tag: string, port = 18080): Promise<BenchS
     LEDGER_GROUP_ID: `${prefix}ledger`,
     INGEST_GROUP_ID: `${prefix}ingest`,
     ADMIN_TOKEN,
+    COMMAND_SIGNING_KEYS: `bench:${randomBytes(32).toString("hex")}`,
     PORT: String(port),
     METRICS_PORT: "0",
     LOG_LEVEL: "warn",
@@ -66,6 +87,7 @@ export async function startBenchStack(tag: string, port = 18080): Promise<BenchS
   const stack: BenchStack = {
     url,
     env,
+    kafkaSasl,
     databaseUrl,
     start: async (name) => {
       // The built bundle, run as npm start and the image run it (no TypeScript loader).
@@ -74,7 +96,12 @@ export async function startBenchStack(tag: string, port = 18080): Promise<BenchS
         [...serviceNodeFlags(name), ...profileFlags(name), join(REPO_ROOT, `services/${name}/dist/main.mjs`)],
         {
           cwd: REPO_ROOT,
-          env: { ...process.env, ...env },
+          env: {
+            ...process.env,
+            ...env,
+            KAFKA_SASL_USERNAME: kafka.credentials[name].username,
+            KAFKA_SASL_PASSWORD: kafka.credentials[name].password,
+          },
           stdio: ["ignore", "ignore", "inherit"],
         },
       );

@@ -17,7 +17,8 @@ import { promisify } from "node:util";
 import kafkajs from "kafkajs";
 
 // kafkajs is CommonJS; a default import works in every Node ESM loader.
-const { Kafka, logLevel } = kafkajs;
+const { Kafka, logLevel, AclResourceTypes, AclOperationTypes, AclPermissionTypes, ResourcePatternTypes } =
+  kafkajs;
 const execFileAsync = promisify(execFile);
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -60,6 +61,15 @@ const INTERNAL_TOPIC_PARTITIONS = 10;
 const DEFAULT_TOPIC_PARTITIONS = 12;
 const LOG_TAIL_LINES = 40;
 
+/**
+ * The principals of contract section 3 ("Kafka is not an open door"): one per service, one for
+ * partners, and the broker's own `admin` (super user: inter-broker traffic, topic and ACL set-up,
+ * tests' admin clients). Created as SCRAM-SHA-512 users when the storage is formatted.
+ */
+export const PRINCIPALS = Object.freeze(["admin", "gateway", "ingest", "ledger", "partner"]);
+export const SASL_MECHANISM = "scram-sha-512";
+const PASSWORD_BYTES = 24;
+
 /** The topics of contract section 3. Keys are user ids, so the partition count bounds consumer parallelism. */
 export const TOPICS = Object.freeze(
   [
@@ -90,14 +100,16 @@ export async function ensureKafka({
 } = {}) {
   const list = splitBrokers(brokers);
   const first = list[0];
-  if (await kafkaAnswers(first)) {
-    log(`[kafka] using the broker already running at ${first}`);
-    return useRunningBroker(list.join(","), topicPrefix, log);
-  }
   const { host, port } = parseHostPort(first);
+  const known = loadCredentials(first);
+  if (known && (await kafkaAnswers(first, known))) {
+    log(`[kafka] using the broker already running at ${first}`);
+    return useRunningBroker(list.join(","), topicPrefix, log, known);
+  }
   if (!LOCAL_HOSTS.has(host)) {
     throw new Error(
-      `[kafka] no broker answers at ${first}, and it is not a local address, so none is started`,
+      `[kafka] no broker answers at ${first} to our admin credentials (${known ? "found" : "none found: set KAFKA_CREDENTIALS_FILE or KAFKA_ADMIN_PASSWORD"}), ` +
+        "and it is not a local address, so none is started",
     );
   }
   const dir = path.resolve(dataDir ?? process.env.KAFKA_DATA_DIR ?? defaultDataDir(port));
@@ -105,20 +117,28 @@ export async function ensureKafka({
 }
 
 /**
- * Creates the contract topics (with `topicPrefix`) that do not exist yet, then waits until every
- * partition has a leader that serves it. Safe to call any number of times, also concurrently.
+ * Creates the contract topics (with `topicPrefix`) that do not exist yet and the ACLs of every
+ * principal on them, then waits until every partition has a leader that serves it. Safe to call
+ * any number of times, also concurrently. Connects as `admin` (credentials: `credentials`, else
+ * the file the launcher wrote for this port, else KAFKA_CREDENTIALS_FILE).
  * @returns {Promise<Array<{ topic: string, partitions: number }>>} the topics as they now are
  */
 export async function createTopics({
   brokers = process.env.KAFKA_BROKERS ?? DEFAULT_BROKERS,
   topicPrefix = "",
   log = console.log,
+  credentials,
 } = {}) {
+  const list = splitBrokers(brokers);
+  const creds = credentials ?? loadCredentials(list[0]);
+  if (!creds)
+    throw new Error(`[kafka] no admin credentials known for ${list[0]} (set KAFKA_CREDENTIALS_FILE)`);
   const wanted = TOPICS.map((t) => ({ topic: `${topicPrefix}${t.name}`, numPartitions: t.partitions }));
   const kafka = new Kafka({
     clientId: "kafka-dev-topics",
-    brokers: splitBrokers(brokers),
+    brokers: list,
     logLevel: logLevel.NOTHING,
+    sasl: saslOf(creds.admin),
   });
   const admin = kafka.admin();
   await admin.connect();
@@ -126,6 +146,7 @@ export async function createTopics({
     const deadline = Date.now() + TOPICS_READY_TIMEOUT_MS;
     const created = await createMissingTopics(admin, wanted, deadline);
     if (created.length > 0) log(`[kafka] created topics: ${created.join(", ")}`);
+    await admin.createAcls({ acl: aclBindings(topicPrefix) });
     const actual = await waitForLeaders(admin, wanted, deadline);
     warnOnPartitionMismatch(wanted, actual, log);
     return actual;
@@ -138,17 +159,18 @@ export async function createTopics({
 // Using or starting a broker
 // ---------------------------------------------------------------------------------------------
 
-async function useRunningBroker(brokers, topicPrefix, log) {
-  await createTopics({ brokers, topicPrefix, log });
-  return { brokers, started: false, stop: async () => {} };
+async function useRunningBroker(brokers, topicPrefix, log, credentials) {
+  await createTopics({ brokers, topicPrefix, log, credentials });
+  return { brokers, started: false, stop: async () => {}, credentials };
 }
 
 async function startLocalBroker({ port, dataDir, log, topicPrefix, startTimeoutMs }) {
   const broker = `${BIND_HOST}:${port}`;
-  fs.mkdirSync(dataDir, { recursive: true });
+  // It holds the principals' passwords (credentials.json, server.properties).
+  fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   // Parallel callers (two test runners, npm start next to a test) must not both start a broker on one port.
   if ((await acquireStartLock({ port, broker, log })) === "answering") {
-    return useRunningBroker(broker, topicPrefix, log);
+    return useRunningBroker(broker, topicPrefix, log, loadCredentials(broker));
   }
   try {
     return await startLockedBroker({ port, broker, dataDir, log, topicPrefix, startTimeoutMs });
@@ -159,28 +181,32 @@ async function startLocalBroker({ port, dataDir, log, topicPrefix, startTimeoutM
 
 async function startLockedBroker({ port, broker, dataDir, log, topicPrefix, startTimeoutMs }) {
   const propsPath = path.join(dataDir, "server.properties");
-  if ((await clearStaleBroker({ dataDir, propsPath, broker, log })) === "answering") {
-    return useRunningBroker(broker, topicPrefix, log);
+  const credentials = loadOrCreateDataDirCredentials(dataDir);
+  if ((await clearStaleBroker({ dataDir, propsPath, broker, log, credentials })) === "answering") {
+    publishCredentials(port, credentials);
+    return useRunningBroker(broker, topicPrefix, log, credentials);
   }
   if (!(await isPortFree(port))) {
     throw new Error(
-      `[kafka] port ${port} is in use by something that is not Kafka (it does not answer Kafka requests); ` +
+      `[kafka] port ${port} is in use by something that does not accept our admin credentials ` +
+        `(not Kafka, or a Kafka started from another data dir); ` +
         `free it (see: ss -ltnp 'sport = :${port}') or set KAFKA_BROKERS to another port`,
     );
   }
 
   await ensureJars(log);
   const controllerPort = await pickControllerPort(port);
-  writeServerProperties({ propsPath, dataDir, port, controllerPort });
-  await formatStorageOnce({ dataDir, propsPath, log });
+  writeServerProperties({ propsPath, dataDir, port, controllerPort, credentials });
+  await formatStorageOnce({ dataDir, propsPath, log, credentials });
+  publishCredentials(port, credentials);
 
   const startedAt = Date.now();
   const proc = spawnBroker({ dataDir, propsPath });
   const stop = once(() => stopBroker(proc, dataDir, log));
   try {
-    await waitForBroker({ broker, proc, deadline: startedAt + startTimeoutMs, startTimeoutMs });
-    await createTopics({ brokers: broker, topicPrefix, log });
-    await warmUpGroupCoordinator(broker);
+    await waitForBroker({ broker, proc, deadline: startedAt + startTimeoutMs, startTimeoutMs, credentials });
+    await createTopics({ brokers: broker, topicPrefix, log, credentials });
+    await warmUpGroupCoordinator(broker, credentials);
   } catch (err) {
     await stop();
     throw err;
@@ -188,7 +214,7 @@ async function startLockedBroker({ port, broker, dataDir, log, topicPrefix, star
   log(
     `[kafka] broker ready at ${broker} in ${seconds(Date.now() - startedAt)} (pid ${proc.child.pid}, data ${dataDir})`,
   );
-  return { brokers: broker, started: true, stop, pid: proc.child.pid, exited: proc.exited };
+  return { brokers: broker, started: true, stop, pid: proc.child.pid, exited: proc.exited, credentials };
 }
 
 /**
@@ -197,8 +223,13 @@ async function startLockedBroker({ port, broker, dataDir, log, topicPrefix, star
  * Asking for a throwaway group's offsets here takes that hit once, silently, before any test runs.
  * Best effort: kafkajs does not retry NOT_COORDINATOR here, so we poll, and give up quietly.
  */
-async function warmUpGroupCoordinator(broker) {
-  const kafka = new Kafka({ clientId: "kafka-dev-warmup", brokers: [broker], logLevel: logLevel.NOTHING });
+async function warmUpGroupCoordinator(broker, credentials) {
+  const kafka = new Kafka({
+    clientId: "kafka-dev-warmup",
+    brokers: [broker],
+    logLevel: logLevel.NOTHING,
+    sasl: saslOf(credentials.admin),
+  });
   const admin = kafka.admin();
   await admin.connect();
   try {
@@ -223,14 +254,18 @@ function defaultDataDir(port) {
 // Probes
 // ---------------------------------------------------------------------------------------------
 
-/** True when `broker` (host:port) speaks Kafka: a TCP probe first, so a closed port fails fast. */
-async function kafkaAnswers(broker) {
+/**
+ * True when `broker` (host:port) speaks Kafka and accepts our admin credentials: a TCP probe
+ * first, so a closed port fails fast.
+ */
+async function kafkaAnswers(broker, credentials) {
   const { host, port } = parseHostPort(broker);
-  if (!(await tcpAccepts(host, port))) return false;
+  if (!credentials || !(await tcpAccepts(host, port))) return false;
   const kafka = new Kafka({
     clientId: "kafka-dev-probe",
     brokers: [broker],
     logLevel: logLevel.NOTHING,
+    sasl: saslOf(credentials.admin),
     connectionTimeout: PROBE_TIMEOUT_MS,
     requestTimeout: PROBE_TIMEOUT_MS,
     retry: { retries: 0 },
@@ -340,16 +375,37 @@ async function pickControllerPort(port) {
   return preferred <= 65_535 && (await isPortFree(preferred)) ? preferred : anyFreePort();
 }
 
-function writeServerProperties({ propsPath, dataDir, port, controllerPort }) {
+/**
+ * Secured as contract section 3 asks: clients (and the broker itself) authenticate with
+ * SCRAM-SHA-512 on the client listener; the controller listener, on loopback only, uses PLAIN with
+ * the one static user `admin` (KRaft cannot use SCRAM there: the SCRAM users live in the metadata
+ * the controller serves). StandardAuthorizer denies whatever no ACL allows; `admin` is the only
+ * super user.
+ */
+function writeServerProperties({ propsPath, dataDir, port, controllerPort, credentials }) {
+  const admin = credentials.admin;
+  const scramJaas = `org.apache.kafka.common.security.scram.ScramLoginModule required username="${admin.username}" password="${admin.password}";`;
+  const plainJaas =
+    `org.apache.kafka.common.security.plain.PlainLoginModule required username="${admin.username}" ` +
+    `password="${admin.password}" user_${admin.username}="${admin.password}";`;
   const settings = {
     "process.roles": "broker,controller",
     "node.id": NODE_ID,
     "controller.quorum.voters": `${NODE_ID}@${BIND_HOST}:${controllerPort}`,
-    listeners: `PLAINTEXT://${BIND_HOST}:${port},CONTROLLER://${BIND_HOST}:${controllerPort}`,
-    "advertised.listeners": `PLAINTEXT://${BIND_HOST}:${port}`,
-    "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+    listeners: `SASL_PLAINTEXT://${BIND_HOST}:${port},CONTROLLER://${BIND_HOST}:${controllerPort}`,
+    "advertised.listeners": `SASL_PLAINTEXT://${BIND_HOST}:${port}`,
+    "listener.security.protocol.map": "SASL_PLAINTEXT:SASL_PLAINTEXT,CONTROLLER:SASL_PLAINTEXT",
     "controller.listener.names": "CONTROLLER",
-    "inter.broker.listener.name": "PLAINTEXT",
+    "inter.broker.listener.name": "SASL_PLAINTEXT",
+    "sasl.enabled.mechanisms": "SCRAM-SHA-512",
+    "sasl.mechanism.inter.broker.protocol": "SCRAM-SHA-512",
+    "listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config": scramJaas,
+    "sasl.mechanism.controller.protocol": "PLAIN",
+    "listener.name.controller.sasl.enabled.mechanisms": "PLAIN",
+    "listener.name.controller.plain.sasl.jaas.config": plainJaas,
+    "authorizer.class.name": "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+    "allow.everyone.if.no.acl.found": false,
+    "super.users": `User:${admin.username}`,
     "log.dirs": path.join(dataDir, "logs"),
     // One node: every replication factor and ISR must be 1.
     "default.replication.factor": 1,
@@ -375,9 +431,20 @@ function writeServerProperties({ propsPath, dataDir, port, controllerPort }) {
   fs.writeFileSync(propsPath, `${header}\n${lines.join("\n")}\n`);
 }
 
-/** Formats the storage only once, so topics and offsets survive restarts. */
-async function formatStorageOnce({ dataDir, propsPath, log }) {
-  if (fs.existsSync(path.join(dataDir, "logs", "meta.properties"))) return;
+/**
+ * Formats the storage only once, so topics and offsets survive restarts; the SCRAM users are
+ * created by the format. A data dir formatted before the broker was secured has no SCRAM users and
+ * is formatted afresh (development data only).
+ */
+async function formatStorageOnce({ dataDir, propsPath, log, credentials }) {
+  const logsDir = path.join(dataDir, "logs");
+  if (fs.existsSync(path.join(logsDir, "meta.properties"))) {
+    if (fs.existsSync(path.join(dataDir, SECURED_MARKER))) return;
+    log(
+      `[kafka] ${dataDir} was formatted without SCRAM users; formatting it afresh (its topics are dropped)`,
+    );
+    fs.rmSync(logsDir, { recursive: true, force: true });
+  }
   const clusterId = loadOrCreateClusterId(dataDir);
   log(`[kafka] formatting storage in ${dataDir} (cluster id ${clusterId})`);
   const args = [
@@ -392,16 +459,20 @@ async function formatStorageOnce({ dataDir, propsPath, log }) {
     "--config",
     propsPath,
     "--ignore-formatted",
+    ...Object.values(credentials).flatMap(({ username, password }) => [
+      "--add-scram",
+      `SCRAM-SHA-512=[name=${username},password=${password}]`,
+    ]),
   ];
   try {
     await execFileAsync(javaBin(), args, {
       timeout: STORAGE_FORMAT_TIMEOUT_MS,
       maxBuffer: CHILD_OUTPUT_MAX_BYTES,
     });
+    fs.writeFileSync(path.join(dataDir, SECURED_MARKER), "SCRAM-SHA-512 users created at format\n");
   } catch (err) {
-    throw new Error(
-      `[kafka] formatting the storage failed: ${err.message.split("\n")[0]}\n${childOutput(err)}`,
-    );
+    // Not err.message: it holds the command line, passwords included.
+    throw new Error(`[kafka] formatting the storage failed (exit code ${err.code}):\n${childOutput(err)}`);
   }
 }
 
@@ -415,6 +486,145 @@ function loadOrCreateClusterId(dataDir) {
   while (id.startsWith("-")); // Kafka avoids these too: they read like a command-line option.
   fs.writeFileSync(file, `${id}\n`);
   return id;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Credentials and ACLs
+// ---------------------------------------------------------------------------------------------
+
+// In the data dir: the SCRAM users were created when it was formatted.
+const SECURED_MARKER = "scram-users";
+const CREDENTIALS_FILE = "credentials.json";
+
+/**
+ * The principals' passwords live with the data dir whose SCRAM users they are: generated once when
+ * the dir is new (or taken from KAFKA_<PRINCIPAL>_PASSWORD), mode 0600. A data dir already formatted
+ * keeps its file; a new password for a formatted dir is a rotation (see README, "Security").
+ * @returns {Record<string, { username: string, password: string }>}
+ */
+function loadOrCreateDataDirCredentials(dataDir) {
+  const file = path.join(dataDir, CREDENTIALS_FILE);
+  const saved = readCredentialsFile(file);
+  if (saved && fs.existsSync(path.join(dataDir, SECURED_MARKER))) return saved;
+  const credentials = Object.fromEntries(
+    PRINCIPALS.map((name) => [
+      name,
+      {
+        username: name,
+        password:
+          process.env[`KAFKA_${name.toUpperCase()}_PASSWORD`] ||
+          randomBytes(PASSWORD_BYTES).toString("base64url"),
+      },
+    ]),
+  );
+  for (const { password } of Object.values(credentials)) {
+    // The StorageTool's --add-scram syntax and the JAAS line cannot quote these.
+    if (!/^[A-Za-z0-9_-]{16,}$/.test(password)) {
+      throw new Error("[kafka] a KAFKA_<PRINCIPAL>_PASSWORD must be 16+ characters of [A-Za-z0-9_-]");
+    }
+  }
+  writePrivateJson(file, credentials);
+  return credentials;
+}
+
+/** What a client of this port reads (createTopics, the tests, npm start): a copy of the running data dir's credentials. */
+function portCredentialsPath(port) {
+  return path.join(CACHE_DIR, `credentials-${port}.json`);
+}
+
+function publishCredentials(port, credentials) {
+  fs.mkdirSync(CACHE_DIR, { recursive: true });
+  writePrivateJson(portCredentialsPath(port), credentials);
+}
+
+/**
+ * The credentials for `broker` (host:port), for a broker this launcher did not start (e.g.
+ * docker-compose's): KAFKA_CREDENTIALS_FILE, or KAFKA_ADMIN_PASSWORD (admin is all that topic and
+ * ACL set-up needs); else what the launcher published for a local port.
+ */
+export function loadCredentials(broker = splitBrokers(process.env.KAFKA_BROKERS ?? DEFAULT_BROKERS)[0]) {
+  if (process.env.KAFKA_CREDENTIALS_FILE) return readCredentialsFile(process.env.KAFKA_CREDENTIALS_FILE);
+  const { host, port } = parseHostPort(broker);
+  const published = LOCAL_HOSTS.has(host) ? readCredentialsFile(portCredentialsPath(port)) : null;
+  if (published) return published;
+  if (process.env.KAFKA_ADMIN_PASSWORD) {
+    return { admin: { username: "admin", password: process.env.KAFKA_ADMIN_PASSWORD } };
+  }
+  return null;
+}
+
+function readCredentialsFile(file) {
+  const text = readTextFile(file);
+  if (!text) return null;
+  const parsed = JSON.parse(text);
+  const valid = PRINCIPALS.every(
+    (name) => typeof parsed[name]?.username === "string" && typeof parsed[name]?.password === "string",
+  );
+  if (!valid) throw new Error(`[kafka] ${file} does not hold credentials for ${PRINCIPALS.join(", ")}`);
+  return parsed;
+}
+
+function writePrivateJson(file, value) {
+  const tmp = `${file}.tmp-${process.pid}`;
+  fs.writeFileSync(tmp, `${JSON.stringify(value, null, 2)}\n`, { mode: 0o600 });
+  fs.renameSync(tmp, file);
+}
+
+/** kafkajs's `sasl` option for one principal. */
+export function saslOf({ username, password }) {
+  return { mechanism: SASL_MECHANISM, username, password };
+}
+
+/**
+ * Least privilege per principal, on this prefix's topics (LITERAL names) and consumer groups
+ * (PREFIXED: `<prefix>ledger`, `<prefix>ingest`, as LEDGER_GROUP_ID / INGEST_GROUP_ID are named).
+ * Nobody but `admin` (super user) may read ledger.commands / ledger.events except the ledger
+ * reading its own input; partners may only write partner.transactions.
+ * IdempotentWrite on the cluster lets an idempotent producer get its producer id.
+ */
+export function aclBindings(topicPrefix = "") {
+  const topic = (name) => ({ resourceType: AclResourceTypes.TOPIC, resourceName: `${topicPrefix}${name}` });
+  const group = (name) => ({
+    resourceType: AclResourceTypes.GROUP,
+    resourceName: `${topicPrefix}${name}`,
+    resourcePatternType: ResourcePatternTypes.PREFIXED,
+  });
+  const cluster = { resourceType: AclResourceTypes.CLUSTER, resourceName: "kafka-cluster" };
+  const { READ, WRITE, IDEMPOTENT_WRITE } = AclOperationTypes;
+  const grants = {
+    gateway: [
+      [topic("ledger.commands"), WRITE],
+      [cluster, IDEMPOTENT_WRITE],
+    ],
+    ingest: [
+      [topic("partner.transactions"), READ],
+      [group("ingest"), READ],
+      [topic("ledger.commands"), WRITE],
+      [topic("partner.transactions.dlq"), WRITE],
+      [cluster, IDEMPOTENT_WRITE],
+    ],
+    ledger: [
+      [topic("ledger.commands"), READ],
+      [group("ledger"), READ],
+      [topic("ledger.events"), WRITE],
+      [topic("ledger.commands.dlq"), WRITE],
+      [cluster, IDEMPOTENT_WRITE],
+    ],
+    partner: [
+      [topic("partner.transactions"), WRITE],
+      [cluster, IDEMPOTENT_WRITE],
+    ],
+  };
+  return Object.entries(grants).flatMap(([principal, list]) =>
+    list.map(([resource, operation]) => ({
+      resourcePatternType: ResourcePatternTypes.LITERAL,
+      ...resource,
+      principal: `User:${principal}`,
+      host: "*",
+      operation,
+      permissionType: AclPermissionTypes.ALLOW,
+    })),
+  );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -457,14 +667,14 @@ function spawnBroker({ dataDir, propsPath }) {
 }
 
 /** Polls until the broker serves metadata; fails early, with its log, if the process dies. */
-async function waitForBroker({ broker, proc, deadline, startTimeoutMs }) {
+async function waitForBroker({ broker, proc, deadline, startTimeoutMs, credentials }) {
   while (Date.now() < deadline) {
     if (proc.done) {
       const { code, signal, error } = await proc.exited;
       const why = error ? error.message : `exit code ${code}, signal ${signal}`;
       throw new Error(`[kafka] the broker exited while starting (${why}); ${logTail(proc)}`);
     }
-    if (await kafkaAnswers(broker)) return;
+    if (await kafkaAnswers(broker, credentials)) return;
     await sleep(POLL_INTERVAL_MS);
   }
   throw new Error(
@@ -562,7 +772,8 @@ async function acquireStartLock({ port, broker, log }) {
       fs.rmSync(lockPath, { force: true });
       continue;
     }
-    if (await kafkaAnswers(broker)) return "answering";
+    // The starter publishes the credentials before it spawns the broker.
+    if (await kafkaAnswers(broker, loadCredentials(broker))) return "answering";
     if (!announced)
       log(`[kafka] another process (pid ${holder}) is starting Kafka on port ${port}; waiting for it`);
     announced = true;
@@ -589,13 +800,13 @@ function pidPath(dataDir) {
  * still starting or wedged: give it STALE_BROKER_GRACE_MS, then kill it so its data dir lock is freed.
  * @returns {Promise<"answering" | "none">}
  */
-async function clearStaleBroker({ dataDir, propsPath, broker, log }) {
+async function clearStaleBroker({ dataDir, propsPath, broker, log, credentials }) {
   const pid = ourBrokerPid(dataDir, propsPath);
   if (!pid) return "none";
   log(`[kafka] broker pid ${pid} from an earlier run is alive but not answering; waiting briefly`);
   const deadline = Date.now() + STALE_BROKER_GRACE_MS;
   while (Date.now() < deadline) {
-    if (await kafkaAnswers(broker)) return "answering";
+    if (await kafkaAnswers(broker, credentials)) return "answering";
     await sleep(POLL_INTERVAL_MS);
   }
   log(`[kafka] killing unresponsive broker pid ${pid}`);

@@ -1,4 +1,5 @@
 import { createHmac } from "node:crypto";
+import { z } from "zod";
 import { PartnerEvent } from "./schemas.js";
 
 /**
@@ -37,6 +38,37 @@ export function signPartnerEvent(
         ? { "x-signature": signature }
         : { "x-partner-id": partnerId, "x-signature": signature },
   };
+}
+
+/**
+ * The broker authenticates every client (contract 3): a partner connects with the partner
+ * principal's SASL/SCRAM credentials, as issued by the operator (`npm start` writes them to
+ * `.cache/kafka-partner.json` in exactly this shape). That principal may only write
+ * `partner.transactions`.
+ */
+export const PartnerKafkaConfig = z.object({
+  brokers: z.array(z.string().min(1)).min(1),
+  mechanism: z.literal("scram-sha-512"),
+  username: z.string().min(1),
+  password: z.string().min(1),
+  /** TLS to the broker, when the deployment offers it. */
+  ssl: z.boolean().optional(),
+});
+export type PartnerKafkaConfig = z.infer<typeof PartnerKafkaConfig>;
+
+/**
+ * Client options for a Kafka client from a partner Kafka config (parsed, so a wrong file fails
+ * here with the field named): spread them into `new Kafka({ clientId, ...options })` of kafkajs.
+ */
+export function partnerKafkaOptions(config: unknown): {
+  brokers: string[];
+  sasl: { mechanism: "scram-sha-512"; username: string; password: string };
+  ssl?: boolean;
+} {
+  const parsed = PartnerKafkaConfig.safeParse(config);
+  if (!parsed.success) throw new Error(`partner Kafka config is not valid: ${parsed.error.message}`);
+  const { brokers, mechanism, username, password, ssl } = parsed.data;
+  return { brokers, sasl: { mechanism, username, password }, ...(ssl !== undefined ? { ssl } : {}) };
 }
 
 /**

@@ -1,14 +1,14 @@
 import { createHmac } from "node:crypto";
 import { startIngest } from "@points/ingest";
 import { IngestConfig, parseConfig, topicNames } from "@points/shared";
-import { createKafka, createProducer } from "@points/shared/kafka";
+import { createKafka } from "@points/shared/kafka";
 import { createLogger } from "@points/shared/logger";
 import { createTestEnv, type TestEnv } from "@points/testing";
 import { startStack, TEST_ADMIN_TOKEN, type TestStack } from "@points/testing/stack";
-import type { KafkaMessage, Producer } from "kafkajs";
+import { Kafka, type KafkaMessage, Partitioners, type Producer } from "kafkajs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { WalletClient } from "./client.js";
-import { producePartnerEvents, signPartnerEvent } from "./kafka.js";
+import { partnerKafkaOptions, producePartnerEvents, signPartnerEvent } from "./kafka.js";
 
 /** The Kafka path: events signed and produced by the SDK, read back raw and through ingest. */
 let env: TestEnv;
@@ -21,7 +21,14 @@ beforeAll(async () => {
   env = await createTestEnv();
   stack = await startStack(env);
   topic = topicNames(env.topicPrefix).partnerTransactions;
-  producer = createProducer(createKafka("sdk-test", env.kafkaBrokers));
+  // As a partner connects: from a config shaped like .cache/kafka-partner.json, with the partner
+  // principal, which may only write partner.transactions.
+  const { username, password } = env.saslOf("partner");
+  const partnerConfig = { brokers: env.kafkaBrokers, mechanism: "scram-sha-512", username, password };
+  producer = new Kafka({ clientId: "sdk-test", ...partnerKafkaOptions(partnerConfig) }).producer({
+    createPartitioner: Partitioners.DefaultPartitioner,
+    idempotent: true,
+  });
   await producer.connect();
   partner = await stack.api.createPartner("ACME");
   await stack.api.createMember("kim");
@@ -52,6 +59,18 @@ describe("signPartnerEvent", () => {
   });
 });
 
+describe("partnerKafkaOptions", () => {
+  it("turns a partner Kafka config into kafkajs options, and names what is wrong with a bad one", () => {
+    const config = { brokers: ["b:9092"], mechanism: "scram-sha-512", username: "partner", password: "pw" };
+    expect(partnerKafkaOptions(config)).toEqual({
+      brokers: ["b:9092"],
+      sasl: { mechanism: "scram-sha-512", username: "partner", password: "pw" },
+    });
+    expect(() => partnerKafkaOptions({ ...config, mechanism: "plain" })).toThrow(/mechanism/);
+    expect(() => partnerKafkaOptions({ ...config, brokers: [] })).toThrow(/brokers/);
+  });
+});
+
 describe("producePartnerEvents", () => {
   it("produces signed events keyed by user id", async () => {
     const event = { event_id: "raw-1", user_id: "kim", points: 5, timestamp: "2022-01-01T00:00:00Z" };
@@ -72,7 +91,9 @@ describe("producePartnerEvents", () => {
 
   it("is accepted by ingest and applied once per event id", async () => {
     const ingest = await startIngest(
-      must(parseConfig(IngestConfig, { ...env.serviceEnv, METRICS_PORT: "0", LOG_LEVEL: "warn" })),
+      must(
+        parseConfig(IngestConfig, { ...env.serviceEnvFor("ingest"), METRICS_PORT: "0", LOG_LEVEL: "warn" }),
+      ),
       createLogger("ingest", "warn"),
     );
     try {
@@ -103,7 +124,7 @@ describe("producePartnerEvents", () => {
 
 /** The first message on the partner topic that matches, read with a consumer group of its own. */
 async function readBack(matches: (m: KafkaMessage) => boolean): Promise<KafkaMessage> {
-  const consumer = createKafka("sdk-test-reader", env.kafkaBrokers).consumer({
+  const consumer = createKafka("sdk-test-reader", env.kafkaBrokers, undefined, env.kafkaSasl).consumer({
     groupId: env.groupId("reader"),
   });
   await consumer.connect();

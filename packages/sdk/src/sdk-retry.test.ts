@@ -181,7 +181,7 @@ describe("a ledger that has not decided yet (202 Accepted)", () => {
     const second = client.createEntry({ user_id: "late", amount: 30, reason: "second" });
     while (!requests.some((r) => r.startsWith("GET ") && r.includes("/v1/commands/"))) await sleep(10);
     ledger = await startLedger(
-      must(parseConfig(LedgerConfig, { ...lateEnv.serviceEnv, METRICS_PORT: "0" })),
+      must(parseConfig(LedgerConfig, { ...lateEnv.serviceEnvFor("ledger"), METRICS_PORT: "0" })),
       createLogger("ledger", "warn"),
     );
     expect(await second).toMatchObject({ amount: 30, reason: "second" });

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { CommandSigningKeys } from "./command-auth";
 
 /**
  * Every service parses its environment once, at start-up, with these schemas. A bad variable
@@ -36,13 +37,21 @@ export const CommonConfig = z.object({
   REDIS_URL: redisUrl.default("redis://127.0.0.1:6379"),
   KAFKA_BROKERS: brokerList.default(["127.0.0.1:9092"]),
   KAFKA_TOPIC_PREFIX: prefix,
+  /** This service's own Kafka principal (contract 3): the broker refuses anonymous clients. */
+  KAFKA_SASL_USERNAME: z.string().min(1).max(200).optional(),
+  KAFKA_SASL_PASSWORD: z.string().min(1).max(1_000).optional(),
+  KAFKA_SASL_MECHANISM: z.enum(["scram-sha-512", "scram-sha-256", "plain"]).default("scram-sha-512"),
   REDIS_KEY_PREFIX: prefix,
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
 });
 export type CommonConfig = z.infer<typeof CommonConfig>;
 
+/** Keys for the x-command-auth header on ledger.commands: id:secret[,id:secret...]; the first signs. */
+const signingKeys = CommandSigningKeys;
+
 export const GatewayConfig = CommonConfig.extend({
   PORT: port.default(8080),
+  COMMAND_SIGNING_KEYS: signingKeys,
   ADMIN_TOKEN: z.string().min(16, "must be at least 16 characters (npm start generates one)"),
   /** How long a synchronous request waits for the ledger before answering 202. */
   SYNC_WAIT_MS: positiveInt.max(60_000).default(5_000),
@@ -64,6 +73,7 @@ export type GatewayConfig = z.infer<typeof GatewayConfig>;
 
 export const LedgerConfig = CommonConfig.extend({
   LEDGER_GROUP_ID: z.string().min(1).default("ledger"),
+  COMMAND_SIGNING_KEYS: signingKeys,
   /** Partitions handled at once; their batches share one Postgres transaction (group commit). */
   LEDGER_PARTITIONS_CONCURRENCY: positiveInt.max(64).default(12),
   METRICS_PORT: port.default(9101),
@@ -82,6 +92,7 @@ export type LedgerConfig = z.infer<typeof LedgerConfig>;
 
 export const IngestConfig = CommonConfig.extend({
   INGEST_GROUP_ID: z.string().min(1).default("ingest"),
+  COMMAND_SIGNING_KEYS: signingKeys,
   /** Partitions verified and forwarded at once. */
   INGEST_PARTITIONS_CONCURRENCY: positiveInt.max(64).default(4),
   METRICS_PORT: port.default(9102),

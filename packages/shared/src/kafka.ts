@@ -9,16 +9,37 @@ import {
   Partitioners,
   type Producer,
 } from "kafkajs";
+import type { CommonConfig } from "./config";
 import type { Logger } from "./logger";
 
 /** Kafka client set-up shared by every service, with the settings kafkajs needs to behave. */
 export const KAFKA_SESSION_TIMEOUT_MS = 10_000; // kafkajs needs >= 6000 with a KRaft broker
 export const KAFKA_HEARTBEAT_MS = 1_000;
 
-export function createKafka(clientId: string, brokers: string[], log?: Logger): Kafka {
+/** A principal's SASL credentials (contract 3: the broker refuses anonymous clients). */
+export type KafkaSasl = { username: string; password: string } & (
+  | { mechanism: "scram-sha-512" }
+  | { mechanism: "scram-sha-256" }
+  | { mechanism: "plain" }
+);
+
+/** The service's own principal from its config; both variables or neither. */
+export function kafkaSasl(
+  config: Pick<CommonConfig, "KAFKA_SASL_USERNAME" | "KAFKA_SASL_PASSWORD" | "KAFKA_SASL_MECHANISM">,
+): KafkaSasl | undefined {
+  const { KAFKA_SASL_USERNAME: username, KAFKA_SASL_PASSWORD: password } = config;
+  if (username === undefined && password === undefined) return undefined;
+  if (username === undefined || password === undefined) {
+    throw new Error("KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD must be set together");
+  }
+  return { mechanism: config.KAFKA_SASL_MECHANISM, username, password } as KafkaSasl;
+}
+
+export function createKafka(clientId: string, brokers: string[], log?: Logger, sasl?: KafkaSasl): Kafka {
   return new Kafka({
     clientId,
     brokers,
+    ...(sasl ? { sasl } : {}),
     logLevel: log ? logLevel.INFO : logLevel.NOTHING,
     ...(log ? { logCreator: () => (entry: LogEntry) => forward(log, entry) } : {}),
     retry: { initialRetryTime: 100, retries: 8 },

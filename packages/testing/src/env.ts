@@ -1,7 +1,8 @@
 import { randomBytes } from "node:crypto";
+import type { KafkaSasl } from "@points/shared/kafka";
 import pg from "pg";
 import { inject } from "vitest";
-import { loadBrokerModule } from "./infra";
+import { type KafkaPrincipal, loadBrokerModule } from "./infra";
 import "./provided";
 
 /**
@@ -12,12 +13,22 @@ export interface TestEnv {
   databaseUrl: string;
   redisUrl: string;
   kafkaBrokers: string[];
+  /** SASL for a test's own Kafka clients: the `admin` super user (tests inspect every topic). */
+  kafkaSasl: KafkaSasl;
+  /** SASL of one principal, e.g. to act as a partner or to prove what a principal may not do. */
+  saslOf: (principal: KafkaPrincipal) => KafkaSasl;
+  /** COMMAND_SIGNING_KEYS of this run (the first key signs). */
+  commandSigningKeys: string;
   topicPrefix: string;
   redisKeyPrefix: string;
   /** A consumer group id unique to this file. */
   groupId: (name: string) => string;
-  /** Environment variables for a service process started by this file. */
+  /**
+   * Environment variables for a service process started by this file, without Kafka credentials:
+   * start a service with serviceEnvFor(service), which adds its own principal's.
+   */
   serviceEnv: Record<string, string>;
+  serviceEnvFor: (service: "gateway" | "ingest" | "ledger") => Record<string, string>;
   cleanup: () => Promise<void>;
 }
 
@@ -32,7 +43,12 @@ export async function createTestEnv(): Promise<TestEnv> {
   url.pathname = `/${database}`;
   const topicPrefix = `t${tag}.`;
   const broker = await loadBrokerModule();
-  await broker.createTopics({ brokers: infra.kafkaBrokers, topicPrefix, log: () => {} });
+  await broker.createTopics({
+    brokers: infra.kafkaBrokers,
+    topicPrefix,
+    log: () => {},
+    credentials: infra.kafkaCredentials,
+  });
   const redisKeyPrefix = `t${tag}:`;
   const serviceEnv = {
     DATABASE_URL: url.toString(),
@@ -42,15 +58,28 @@ export async function createTestEnv(): Promise<TestEnv> {
     REDIS_KEY_PREFIX: redisKeyPrefix,
     LEDGER_GROUP_ID: `t${tag}.ledger`,
     INGEST_GROUP_ID: `t${tag}.ingest`,
+    COMMAND_SIGNING_KEYS: infra.commandSigningKeys,
   };
+  const saslOf = (principal: KafkaPrincipal): KafkaSasl => ({
+    mechanism: "scram-sha-512",
+    ...infra.kafkaCredentials[principal],
+  });
   return {
     databaseUrl: url.toString(),
     redisUrl: infra.redisUrl,
     kafkaBrokers: infra.kafkaBrokers.split(","),
+    kafkaSasl: saslOf("admin"),
+    saslOf,
+    commandSigningKeys: infra.commandSigningKeys,
     topicPrefix,
     redisKeyPrefix,
     groupId: (name) => `t${tag}.${name}`,
     serviceEnv,
+    serviceEnvFor: (service) => ({
+      ...serviceEnv,
+      KAFKA_SASL_USERNAME: infra.kafkaCredentials[service].username,
+      KAFKA_SASL_PASSWORD: infra.kafkaCredentials[service].password,
+    }),
     cleanup: () => dropDatabase(infra.postgresAdminUrl, database),
   };
 }

@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -29,30 +30,25 @@ async function containerRuntimeFound(): Promise<boolean> {
 async function startContainers(stops: Stop[]) {
   const { PostgreSqlContainer } = await import("@testcontainers/postgresql");
   const { RedisContainer } = await import("@testcontainers/redis");
-  const { KafkaContainer } = await import("@testcontainers/kafka");
-  const [postgres, redis, kafka] = await Promise.all([
+  const [postgres, redis] = await Promise.all([
     new PostgreSqlContainer("postgres:16-alpine").withUsername("postgres").withPassword("postgres").start(),
     new RedisContainer("redis:7-alpine").start(),
-    new KafkaContainer("confluentinc/cp-kafka:7.9.0").withKraft().start(),
   ]);
   stops.push(
     async () => void (await postgres.stop()),
     async () => void (await redis.stop()),
-    async () => void (await kafka.stop()),
   );
   const adminUrl = `postgres://postgres:postgres@${postgres.getHost()}:${postgres.getPort()}/postgres`;
   return {
     postgresAdminUrl: adminUrl,
     redisUrl: `redis://${redis.getHost()}:${redis.getPort()}`,
-    kafkaBrokers: `${kafka.getHost()}:${kafka.getMappedPort(9093)}`,
+    // Kafka always comes from the project's launcher: it is the broker secured as contract 3 asks
+    // (SCRAM users, ACLs), which a stock container image is not.
+    ...(await startKafka(stops)),
   };
 }
 
-async function startLocal(stops: Stop[]) {
-  const postgresAdminUrl = process.env.TEST_POSTGRES_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
-  const redisUrl = process.env.TEST_REDIS_URL ?? "redis://127.0.0.1:6379";
-  await ensurePostgres(postgresAdminUrl, log);
-  await ensureRedis(redisUrl, log);
+async function startKafka(stops: Stop[]) {
   const broker = await loadBrokerModule();
   const dataDir = mkdtempSync(join(tmpdir(), "points-test-kafka-"));
   const kafka = await broker.ensureKafka({
@@ -65,7 +61,15 @@ async function startLocal(stops: Stop[]) {
     await kafka.stop();
     rmSync(dataDir, { recursive: true, force: true });
   });
-  return { postgresAdminUrl, redisUrl, kafkaBrokers: kafka.brokers };
+  return { kafkaBrokers: kafka.brokers, kafkaCredentials: kafka.credentials };
+}
+
+async function startLocal(stops: Stop[]) {
+  const postgresAdminUrl = process.env.TEST_POSTGRES_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
+  const redisUrl = process.env.TEST_REDIS_URL ?? "redis://127.0.0.1:6379";
+  await ensurePostgres(postgresAdminUrl, log);
+  await ensureRedis(redisUrl, log);
+  return { postgresAdminUrl, redisUrl, ...(await startKafka(stops)) };
 }
 
 export default async function setup(project: TestProject) {
@@ -80,7 +84,9 @@ export default async function setup(project: TestProject) {
   await ensureDatabase(templateUrl.toString());
   await migrate(templateUrl.toString());
   log(`template database ${templateDatabase} migrated on ${redact(infra.postgresAdminUrl)}`);
-  project.provide("infra", { ...infra, templateDatabase, runId, mode });
+  // One signing key per run, as npm start generates one: tests sign and verify like the services.
+  const commandSigningKeys = `test:${randomBytes(32).toString("hex")}`;
+  project.provide("infra", { ...infra, templateDatabase, runId, mode, commandSigningKeys });
 
   return async () => {
     await dropDatabases(infra.postgresAdminUrl, runId).catch((e) => log(`cleanup: ${e}`));

@@ -14,17 +14,26 @@ export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), "../../..
 const PROBE_TIMEOUT_MS = 2_000;
 const START_WAIT_MS = 30_000;
 
+export type KafkaPrincipal = "admin" | "gateway" | "ingest" | "ledger" | "partner";
+export type KafkaCredentials = Record<KafkaPrincipal, { username: string; password: string }>;
+
 export interface BrokerModule {
   ensureKafka(options: {
     brokers?: string;
     dataDir?: string;
     log?: (msg: string) => void;
     topicPrefix?: string;
-  }): Promise<{ brokers: string; started: boolean; stop: () => Promise<void> }>;
+  }): Promise<{
+    brokers: string;
+    started: boolean;
+    stop: () => Promise<void>;
+    credentials: KafkaCredentials;
+  }>;
   createTopics(options: {
     brokers: string;
     topicPrefix?: string;
     log?: (msg: string) => void;
+    credentials?: KafkaCredentials;
   }): Promise<void>;
 }
 

@@ -1,3 +1,5 @@
+import type { KafkaCredentials } from "./infra";
+
 /** What globalSetup hands to test files through vitest provide/inject. */
 declare module "vitest" {
   export interface ProvidedContext {
@@ -6,10 +8,12 @@ declare module "vitest" {
       templateDatabase: string;
       redisUrl: string;
       kafkaBrokers: string;
+      /** Every Kafka principal's SCRAM credentials (the launcher's; see infra/kafka/broker.mjs). */
+      kafkaCredentials: KafkaCredentials;
+      /** COMMAND_SIGNING_KEYS for this run's gateway, ingest and ledger. */
+      commandSigningKeys: string;
       runId: string;
       mode: "containers" | "local";
     };
   }
 }
-
-export {};

@@ -19,9 +19,9 @@ export interface TestStack {
   stop: () => Promise<void>;
 }
 
-function baseEnv(env: TestEnv, overrides: Record<string, string>) {
+function baseEnv(env: TestEnv, service: "gateway" | "ledger", overrides: Record<string, string>) {
   const base = { ADMIN_TOKEN: TEST_ADMIN_TOKEN, PORT: "0", METRICS_PORT: "0", LOG_LEVEL: "warn" };
-  return { ...env.serviceEnv, ...base, ...overrides };
+  return { ...env.serviceEnvFor(service), ...base, ...overrides };
 }
 
 /** A gateway alone (a second instance, or one with other limits) on the file's infrastructure. */
@@ -30,13 +30,13 @@ export function startTestGateway(
   overrides: Record<string, string> = {},
 ): Promise<RunningGateway> {
   return startGateway(
-    must(parseConfig(GatewayConfig, baseEnv(env, overrides))),
+    must(parseConfig(GatewayConfig, baseEnv(env, "gateway", overrides))),
     createLogger("gateway", "warn"),
   );
 }
 
 export async function startStack(env: TestEnv, overrides: Record<string, string> = {}): Promise<TestStack> {
-  const config = must(parseConfig(LedgerConfig, baseEnv(env, overrides)));
+  const config = must(parseConfig(LedgerConfig, baseEnv(env, "ledger", overrides)));
   const ledger = await startLedger(config, createLogger("ledger", "warn"));
   const gateway = await startTestGateway(env, overrides);
   const stack: TestStack = {

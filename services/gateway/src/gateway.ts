@@ -3,8 +3,9 @@ import { once } from "node:events";
 import { createServer, type Server } from "node:http";
 import type { Duplex } from "node:stream";
 import { type GatewayConfig, redisKeys, topicNames } from "@points/shared";
+import { signingProducer } from "@points/shared/command-auth";
 import { createPool } from "@points/shared/db";
-import { createKafka, createProducer } from "@points/shared/kafka";
+import { createKafka, createProducer, kafkaSasl } from "@points/shared/kafka";
 import type { Logger } from "@points/shared/logger";
 import { Redis } from "ioredis";
 import { collectDefaultMetrics, Registry } from "prom-client";
@@ -34,7 +35,7 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
   // handshake: in ioredis 5.8+ it can race a SUBSCRIBE and fail start-up (ioredis issue #2037).
   const subscriber = new Redis(config.REDIS_URL, { disableClientInfo: true });
   for (const r of [redis, subscriber]) r.on("error", () => {});
-  const kafka = createKafka("gateway", config.KAFKA_BROKERS, log);
+  const kafka = createKafka("gateway", config.KAFKA_BROKERS, log, kafkaSasl(config));
   const producer = createProducer(kafka);
   // The gateway starts and serves reads without Kafka; commands answer 503 until it connects.
   const kafkaReady = keepConnecting("kafka producer", () => producer.connect(), log);
@@ -43,7 +44,12 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
   const topics = topicNames(config.KAFKA_TOPIC_PREFIX);
   const keys = redisKeys(config.REDIS_KEY_PREFIX);
   const gatewayId = `gw-${randomBytes(6).toString("hex")}`;
-  const bus = new CommandBus(producer, pool, topics.commands, gatewayId);
+  const bus = new CommandBus(
+    signingProducer(producer, config.COMMAND_SIGNING_KEYS, topics.commands),
+    pool,
+    topics.commands,
+    gatewayId,
+  );
   // ioredis can refuse a SUBSCRIBE sent while its handshake is in flight ("Connection in
   // subscriber mode"): subscribe once the connection is ready (or, if Redis is down, after a
   // bounded wait: the subscription is then queued and replies fall back to Postgres meanwhile).

@@ -65,6 +65,8 @@ export async function startTestApp(options: TestAppOptions): Promise<TestApp> {
     REDIS_KEY_PREFIX: options.redisKeyPrefix ?? "",
     ADMIN_TOKEN: TEST_ADMIN_TOKEN,
     PORT: "0",
+    // Required by the config; never used: this app sends no command (see noKafka).
+    COMMAND_SIGNING_KEYS: `unused:${"0".repeat(64)}`,
     ...options.config,
   });
   const ctx = await testContext(config, options.logLevel ?? "error");

@@ -34,7 +34,7 @@ beforeAll(async () => {
      SELECT 'c' || i, 'Member ' || i, '1990-01-01' FROM generate_series(1, $1::int) i`,
     [USERS],
   );
-  admin = createKafka("test-admin", env.kafkaBrokers).admin();
+  admin = createKafka("test-admin", env.kafkaBrokers, undefined, env.kafkaSasl).admin();
   await admin.connect();
 });
 afterAll(async () => {
@@ -48,7 +48,7 @@ afterAll(async () => {
 function startIngestProcess(): ChildProcess {
   const child = spawn(process.execPath, ["--import", "tsx", "services/ingest/src/main.ts"], {
     cwd: REPO_ROOT,
-    env: { ...process.env, ...env.serviceEnv, METRICS_PORT: "0", LOG_LEVEL: "warn" },
+    env: { ...process.env, ...env.serviceEnvFor("ingest"), METRICS_PORT: "0", LOG_LEVEL: "warn" },
     stdio: ["ignore", "ignore", "inherit"],
   });
   children.add(child);

@@ -58,13 +58,17 @@ beforeAll(async () => {
   stack = await startStack(env);
   acme = { id: "ACME", ...(await stack.api.createPartner("ACME")) };
   for (let n = 0; n <= PINNED.length; n++) await stack.api.createMember(n === 0 ? USER : `u-pin-${n}`);
-  const config = parseConfig(IngestConfig, { ...env.serviceEnv, METRICS_PORT: "0", LOG_LEVEL: "warn" });
+  const config = parseConfig(IngestConfig, {
+    ...env.serviceEnvFor("ingest"),
+    METRICS_PORT: "0",
+    LOG_LEVEL: "warn",
+  });
   if (!config.ok) throw new Error(config.message);
   ingest = await startIngest(config.config, createLogger("ingest", "warn"));
   pool = createPool(env.databaseUrl, { max: 2 });
   events = await collectTopic(env, topics.events, "events");
   dlq = await collectTopic(env, topics.partnerDlq, "dlq");
-  producer = createKafka("test-partner", env.kafkaBrokers).producer({
+  producer = createKafka("test-partner", env.kafkaBrokers, undefined, env.saslOf("partner")).producer({
     createPartitioner: Partitioners.DefaultPartitioner,
   });
   await producer.connect();

@@ -41,7 +41,11 @@ beforeAll(async () => {
   stack = await startStack(env);
   api = stack.api;
   acme = { id: "ACME", ...(await api.createPartner("ACME")) };
-  const parsed = parseConfig(IngestConfig, { ...env.serviceEnv, METRICS_PORT: "0", LOG_LEVEL: "warn" });
+  const parsed = parseConfig(IngestConfig, {
+    ...env.serviceEnvFor("ingest"),
+    METRICS_PORT: "0",
+    LOG_LEVEL: "warn",
+  });
   if (!parsed.ok) throw new Error(parsed.message);
   config = parsed.config;
   ingest = await startIngest(config, createLogger("ingest", "warn"));

@@ -1,5 +1,6 @@
 import { createServer, type Server } from "node:http";
 import { type IngestConfig, topicNames } from "@points/shared";
+import { signingProducer } from "@points/shared/command-auth";
 import { createPool, type Pool } from "@points/shared/db";
 import {
   createKafka,
@@ -7,6 +8,7 @@ import {
   exitOnFatalCrash,
   KAFKA_HEARTBEAT_MS,
   KAFKA_SESSION_TIMEOUT_MS,
+  kafkaSasl,
 } from "@points/shared/kafka";
 import type { Logger } from "@points/shared/logger";
 import type { Admin } from "kafkajs";
@@ -33,7 +35,7 @@ export async function startIngest(config: IngestConfig, log: Logger): Promise<Ru
     max: config.INGEST_PARTITIONS_CONCURRENCY + 2,
     name: "ingest",
   });
-  const kafka = createKafka("ingest", config.KAFKA_BROKERS, log);
+  const kafka = createKafka("ingest", config.KAFKA_BROKERS, log, kafkaSasl(config));
   const producer = createProducer(kafka);
   const admin = kafka.admin();
   const consumer = kafka.consumer({
@@ -54,7 +56,11 @@ export async function startIngest(config: IngestConfig, log: Logger): Promise<Ru
     consumer,
     pool,
     secrets,
-    publisher: new IngestPublisher(producer, topics.commands, topics.partnerDlq),
+    publisher: new IngestPublisher(
+      signingProducer(producer, config.COMMAND_SIGNING_KEYS, topics.commands),
+      topics.commands,
+      topics.partnerDlq,
+    ),
     metrics,
     log,
     topic: topics.partnerTransactions,

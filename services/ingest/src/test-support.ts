@@ -41,7 +41,12 @@ export function partnerMessage(
 }
 
 export async function partnerProducer(env: TestEnv, topic: string) {
-  const producer: Producer = createKafka("test-partner", env.kafkaBrokers).producer({
+  const producer: Producer = createKafka(
+    "test-partner",
+    env.kafkaBrokers,
+    undefined,
+    env.saslOf("partner"),
+  ).producer({
     createPartitioner: Partitioners.DefaultPartitioner,
   });
   await producer.connect();
@@ -58,7 +63,7 @@ export interface TopicCollector {
 
 /** Everything written to `topic`; returns once its consumer joined the group, so nothing is missed. */
 export async function collectTopic(env: TestEnv, topic: string, name: string): Promise<TopicCollector> {
-  const consumer = createKafka(`test-${name}`, env.kafkaBrokers).consumer({
+  const consumer = createKafka(`test-${name}`, env.kafkaBrokers, undefined, env.kafkaSasl).consumer({
     groupId: env.groupId(name),
     sessionTimeout: 10_000,
     maxWaitTimeInMs: 100,

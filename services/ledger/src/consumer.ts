@@ -1,8 +1,10 @@
 import { LedgerCommand } from "@points/shared";
+import type { CommandSigningKey } from "@points/shared/command-auth";
 import { deadLetter } from "@points/shared/dead-letter";
 import { consumeInChunks } from "@points/shared/kafka";
 import type { Logger } from "@points/shared/logger";
 import type { Consumer, EachBatchPayload, KafkaMessage, Message } from "kafkajs";
+import { authenticateMessage, type PartnerRegistry } from "./command-guard";
 import { type GroupCommitter, isUnstorableDataError } from "./group-commit";
 import type { LedgerMetrics } from "./metrics";
 
@@ -30,6 +32,9 @@ export interface ConsumerDeps {
   partitionsConcurrency: number;
   /** Writes copies of unusable messages to ledger.commands.dlq; resolves once Kafka has them. */
   deadLetters: (messages: Message[]) => Promise<void>;
+  /** Keys the gateway and ingest sign commands with (COMMAND_SIGNING_KEYS). */
+  signingKeys: readonly CommandSigningKey[];
+  partners: PartnerRegistry;
 }
 
 export async function runLedgerConsumer(deps: ConsumerDeps): Promise<void> {
@@ -56,7 +61,8 @@ function applyKafkaBatch(deps: ConsumerDeps, payload: EachBatchPayload): Promise
 
 async function applyChunk(deps: ConsumerDeps, partition: number, chunk: KafkaMessage[]): Promise<void> {
   const started = performance.now();
-  const { commands, replyTo, invalid } = parseChunk(deps, partition, chunk);
+  const parsed = parseChunk(deps, partition, chunk);
+  const { commands, replyTo, invalid } = await refuseUnknownPayers(deps, partition, parsed);
   const result = await deps.committer.apply(commands, replyTo).catch((err) => {
     if (!isUnstorableDataError(err)) throw err;
     deps.log.error({ err: String(err), partition }, "batch refused over its data; isolating");
@@ -67,12 +73,23 @@ async function applyChunk(deps: ConsumerDeps, partition: number, chunk: KafkaMes
   deps.metrics.observeBatch(result.outcomes, performance.now() - started);
 }
 
-function parseChunk(deps: ConsumerDeps, partition: number, chunk: KafkaMessage[]) {
+interface ParsedChunk {
+  commands: LedgerCommand[];
+  /** The message each command came from, for a dead letter after parsing. */
+  sources: KafkaMessage[];
+  replyTo: Map<string, string>;
+  invalid: Message[];
+}
+
+function parseChunk(deps: ConsumerDeps, partition: number, chunk: KafkaMessage[]): ParsedChunk {
   const commands: LedgerCommand[] = [];
+  const sources: KafkaMessage[] = [];
   const replyTo = new Map<string, string>();
   const invalid: Message[] = [];
   for (const message of chunk) {
-    const parsed = parseCommand(message);
+    // Authenticated before it is parsed: nothing from an unknown producer is interpreted.
+    const auth = authenticateMessage(deps.signingKeys, message);
+    const parsed = auth.ok ? parseCommand(message) : auth;
     if (!parsed.ok) {
       // Nothing can be applied or answered without a valid command: it goes to the DLQ, visibly.
       deps.log.error({ offset: message.offset, reason: parsed.reason }, "invalid command dead-lettered");
@@ -81,13 +98,41 @@ function parseChunk(deps: ConsumerDeps, partition: number, chunk: KafkaMessage[]
       continue;
     }
     commands.push(parsed.command);
+    sources.push(message);
     if (parsed.command.reply_to) replyTo.set(parsed.command.command_id, parsed.command.reply_to);
   }
-  return { commands, replyTo, invalid };
+  return { commands, sources, replyTo, invalid };
+}
+
+/** An earn must name a registered partner as its payer; otherwise it is dead-lettered, not applied. */
+async function refuseUnknownPayers(deps: ConsumerDeps, partition: number, chunk: ParsedChunk) {
+  const payers = chunk.commands.flatMap((c) => (c.type === "earn" ? [c.payer] : []));
+  const unknown = payers.length > 0 ? await deps.partners.unknown(payers) : new Set<string>();
+  if (unknown.size === 0) return chunk;
+  const commands: LedgerCommand[] = [];
+  const invalid = [...chunk.invalid];
+  chunk.commands.forEach((command, i) => {
+    if (command.type !== "earn" || !unknown.has(command.payer)) {
+      commands.push(command);
+      return;
+    }
+    const reason = `payer "${command.payer}" is not a registered partner`;
+    deps.log.error({ offset: chunk.sources[i]!.offset, reason }, "command dead-lettered");
+    deps.metrics.invalidCommands.inc();
+    chunk.replyTo.delete(command.command_id);
+    invalid.push(deadLetter(chunk.sources[i]!, partition, "unknown_payer", reason));
+  });
+  return { commands, replyTo: chunk.replyTo, invalid };
 }
 
 /** x-error-code of a dead-lettered command. */
-export type InvalidCommandCode = "empty_value" | "invalid_json" | "invalid_command" | "key_mismatch";
+export type InvalidCommandCode =
+  | "empty_value"
+  | "invalid_json"
+  | "invalid_command"
+  | "key_mismatch"
+  | "unauthenticated_command"
+  | "unknown_payer";
 
 function parseCommand(
   message: KafkaMessage,

@@ -23,7 +23,7 @@ const children: ChildProcess[] = [];
 function startLedgerProcess(): ChildProcess {
   const child = spawn(process.execPath, ["--import", "tsx", join(REPO_ROOT, "services/ledger/src/main.ts")], {
     cwd: REPO_ROOT,
-    env: { ...process.env, ...env.serviceEnv, METRICS_PORT: "0", LOG_LEVEL: "warn" },
+    env: { ...process.env, ...env.serviceEnvFor("ledger"), METRICS_PORT: "0", LOG_LEVEL: "warn" },
     stdio: ["ignore", "ignore", "inherit"],
   });
   children.push(child);

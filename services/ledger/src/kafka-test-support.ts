@@ -1,7 +1,9 @@
 import { type LedgerCommand, type LedgerOutcome, topicNames } from "@points/shared";
+import { CommandSigningKeys, signingProducer } from "@points/shared/command-auth";
 import { createKafka } from "@points/shared/kafka";
 import type { TestEnv } from "@points/testing";
-import { type Consumer, type KafkaMessage, Partitioners, type Producer } from "kafkajs";
+import { type Consumer, type KafkaMessage, Partitioners } from "kafkajs";
+import pg from "pg";
 
 /**
  * Test-side Kafka: produce commands as the gateway would, and collect what the ledger publishes
@@ -20,7 +22,7 @@ export async function collectTopic(
   name: string,
   onMessage: (message: KafkaMessage) => void = () => {},
 ): Promise<{ messages: KafkaMessage[]; stop: () => Promise<void> }> {
-  const kafka = createKafka(`test-${name}`, env.kafkaBrokers);
+  const kafka = createKafka(`test-${name}`, env.kafkaBrokers, undefined, env.kafkaSasl);
   const consumer: Consumer = kafka.consumer({ groupId: env.groupId(name), sessionTimeout: 10_000 });
   const messages: KafkaMessage[] = [];
   await consumer.connect();
@@ -57,18 +59,31 @@ export async function collectEvents(env: TestEnv, name: string): Promise<EventCo
   };
 }
 
+/**
+ * Produces as the gateway does: with the gateway's principal, every message signed
+ * (x-command-auth), and the payers of earns registered as partners first (the gateway only
+ * sends earns for registered partners; the ledger dead-letters the others).
+ */
 export async function commandProducer(env: TestEnv): Promise<{
   send: (commands: LedgerCommand[]) => Promise<void>;
   sendRaw: (key: string, value: string) => Promise<void>;
   stop: () => Promise<void>;
 }> {
-  const producer: Producer = createKafka("test-producer", env.kafkaBrokers).producer({
-    createPartitioner: Partitioners.DefaultPartitioner,
-  });
-  await producer.connect();
   const topic = topicNames(env.topicPrefix).commands;
+  const keys = configOrThrow(CommandSigningKeys.safeParse(env.commandSigningKeys));
+  const kafka = createKafka("test-producer", env.kafkaBrokers, undefined, env.saslOf("gateway"));
+  const producer = signingProducer(
+    kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner }),
+    keys,
+    topic,
+  );
+  await producer.connect();
   return {
     send: async (commands) => {
+      await registerPartners(
+        env,
+        commands.flatMap((c) => (c.type === "earn" ? [c.payer] : [])),
+      );
       await producer.send({
         topic,
         messages: commands.map((c) => ({ key: c.user_id, value: JSON.stringify(c) })),
@@ -79,4 +94,25 @@ export async function commandProducer(env: TestEnv): Promise<{
     },
     stop: () => producer.disconnect(),
   };
+}
+
+/** Registers partner ids (no tokens) in the file's database, as POST /v1/partners would. */
+export async function registerPartners(env: TestEnv, ids: string[]): Promise<void> {
+  if (ids.length === 0) return;
+  const client = new pg.Client({ connectionString: env.databaseUrl });
+  await client.connect();
+  try {
+    await client.query(
+      `INSERT INTO partners (id, name, signing_secret)
+         SELECT id, id, 'test-secret' FROM unnest($1::text[]) AS id ON CONFLICT (id) DO NOTHING`,
+      [[...new Set(ids)]],
+    );
+  } finally {
+    await client.end();
+  }
+}
+
+function configOrThrow<T>(r: { success: true; data: T } | { success: false; error: Error }): T {
+  if (!r.success) throw r.error;
+  return r.data;
 }

@@ -23,7 +23,11 @@ beforeAll(async () => {
   await pool.query(
     `INSERT INTO members (loyalty_id, client_name, client_birthday) VALUES ('alice', 'Alice', '1990-01-01'), ('bob', 'Bob', '1990-01-01')`,
   );
-  const config = parseConfig(LedgerConfig, { ...env.serviceEnv, METRICS_PORT: "0", LOG_LEVEL: "silent" });
+  const config = parseConfig(LedgerConfig, {
+    ...env.serviceEnvFor("ledger"),
+    METRICS_PORT: "0",
+    LOG_LEVEL: "silent",
+  });
   if (!config.ok) throw new Error(config.message);
   ledger = await startLedger(config.config, createLogger("ledger", "silent"));
   events = await collectEvents(env, "ledger-test");

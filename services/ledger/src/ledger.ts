@@ -8,11 +8,13 @@ import {
   exitOnFatalCrash,
   KAFKA_HEARTBEAT_MS,
   KAFKA_SESSION_TIMEOUT_MS,
+  kafkaSasl,
   sendAll,
 } from "@points/shared/kafka";
 import type { Logger } from "@points/shared/logger";
 import { Redis } from "ioredis";
 import { repairBalanceCache } from "./cache-repair";
+import { PartnerRegistry } from "./command-guard";
 import { runLedgerConsumer } from "./consumer";
 import { GROUPS_IN_FLIGHT_MAX, GroupCommitter } from "./group-commit";
 import { LedgerMetrics } from "./metrics";
@@ -27,8 +29,9 @@ export interface RunningLedger {
 
 export async function startLedger(config: LedgerConfig, log: Logger): Promise<RunningLedger> {
   const topics = topicNames(config.KAFKA_TOPIC_PREFIX);
-  // One connection per group transaction in flight, and one for the cache repair.
-  const pool = createPool(config.DATABASE_URL, { max: GROUPS_IN_FLIGHT_MAX + 1, name: "ledger" });
+  // One connection per group transaction in flight, one for the cache repair, and one for the
+  // partner lookups of command-guard.ts (cache misses only), so they never wait behind a group.
+  const pool = createPool(config.DATABASE_URL, { max: GROUPS_IN_FLIGHT_MAX + 2, name: "ledger" });
   // Fail fast instead of queueing: a cache write must never hold up a committed batch.
   const redis = new Redis(config.REDIS_URL, {
     enableOfflineQueue: false,
@@ -36,7 +39,7 @@ export async function startLedger(config: LedgerConfig, log: Logger): Promise<Ru
     commandTimeout: 2_000,
   });
   redis.on("error", () => {}); // reported where a call fails; reconnects on its own
-  const kafka = createKafka("ledger", config.KAFKA_BROKERS, log);
+  const kafka = createKafka("ledger", config.KAFKA_BROKERS, log, kafkaSasl(config));
   const producer = createProducer(kafka);
   const consumer = kafka.consumer({
     groupId: config.LEDGER_GROUP_ID,
@@ -68,6 +71,8 @@ export async function startLedger(config: LedgerConfig, log: Logger): Promise<Ru
       await sendAll(producer, topics.commandsDlq, messages);
       await recordDeadLetters(pool, "ledger", messages); // readable for operators (GET /v1/dead-letters)
     },
+    signingKeys: config.COMMAND_SIGNING_KEYS,
+    partners: new PartnerRegistry(pool),
     partitionsConcurrency: config.LEDGER_PARTITIONS_CONCURRENCY,
   });
   const server = await serveMetrics(metrics, config.METRICS_PORT);

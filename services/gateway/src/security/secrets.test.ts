@@ -49,23 +49,28 @@ function configOf<T>(result: { ok: true; config: T } | { ok: false; message: str
 
 beforeAll(async () => {
   env = await createTestEnv();
-  const vars = { ...env.serviceEnv, ADMIN_TOKEN: admin, PORT: "0", METRICS_PORT: "0" };
+  const base = { ADMIN_TOKEN: admin, PORT: "0", METRICS_PORT: "0" };
+  const vars = (service: "gateway" | "ingest" | "ledger") => ({ ...env.serviceEnvFor(service), ...base });
   ledger = await startLedger(
-    configOf(parseConfig(LedgerConfig, vars)),
+    configOf(parseConfig(LedgerConfig, vars("ledger"))),
     createLogger("ledger", "trace", destination),
   );
   gateway = await startGateway(
-    configOf(parseConfig(GatewayConfig, vars)),
+    configOf(parseConfig(GatewayConfig, vars("gateway"))),
     createLogger("gateway", "trace", destination),
   );
   ingest = await startIngest(
-    configOf(parseConfig(IngestConfig, vars)),
+    configOf(parseConfig(IngestConfig, vars("ingest"))),
     createLogger("ingest", "trace", destination),
   );
   api = new Api(gateway.url);
   db = new pg.Client({ connectionString: env.databaseUrl });
   await db.connect();
-  const kafka = new Kafka({ clientId: "test-secrets", brokers: env.kafkaBrokers });
+  const kafka = new Kafka({
+    clientId: "test-secrets",
+    brokers: env.kafkaBrokers,
+    sasl: env.saslOf("partner"),
+  });
   producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
   await producer.connect();
   await exercise();
@@ -177,10 +182,14 @@ describe("logs", () => {
     expect(new Set(lines.map((l) => JSON.parse(l).name))).toEqual(new Set(["gateway", "ledger", "ingest"]));
   });
 
-  it("hold no token and no signing secret", () => {
+  it("hold no token, no signing secret, no Kafka password and no command signing key", () => {
     expect(tokens.length).toBeGreaterThanOrEqual(7);
     expect(secrets).toHaveLength(2);
-    for (const credential of [...tokens, ...secrets]) {
+    const kafkaPasswords = (["gateway", "ingest", "ledger", "partner"] as const).map(
+      (p) => env.saslOf(p).password,
+    );
+    const commandKeys = env.commandSigningKeys.split(",").map((k) => k.slice(k.indexOf(":") + 1));
+    for (const credential of [...tokens, ...secrets, ...kafkaPasswords, ...commandKeys]) {
       const leaked = lines.filter((l) => l.includes(credential));
       expect(leaked, `a log line holds ${credential.slice(0, 6)}...`).toEqual([]);
     }
