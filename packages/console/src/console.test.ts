@@ -2,6 +2,7 @@ import { readFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { topicNames } from "@points/shared";
+import { COMMAND_AUTH_HEADER, CommandSigningKeys, signCommand } from "@points/shared/command-auth";
 import { createKafka } from "@points/shared/kafka";
 import { createTestEnv, type TestEnv } from "@points/testing";
 import { startStack, TEST_ADMIN_TOKEN, type TestStack } from "@points/testing/stack";
@@ -381,12 +382,15 @@ describe("the console in Chromium", () => {
     }
   });
   it("lists what the ledger dead-lettered", async () => {
-    const producer = createKafka("test-console-dlq", env.kafkaBrokers).producer();
+    const value = '{"kind":"not a command"}';
+    const keys = CommandSigningKeys.parse(env.commandSigningKeys);
+    const producer = createKafka("test-console-dlq", env.kafkaBrokers, undefined, env.kafkaSasl).producer();
     await producer.connect();
     try {
       await producer.send({
         topic: topicNames(env.topicPrefix).commands,
-        messages: [{ key: "ann", value: '{"kind":"not a command"}' }],
+        // Signed as the gateway signs, so the ledger reads it and refuses it for what it says.
+        messages: [{ key: "ann", value, headers: { [COMMAND_AUTH_HEADER]: signCommand(keys, value) } }],
       });
     } finally {
       await producer.disconnect();

@@ -106,9 +106,14 @@ describe("retention pruner", () => {
   });
 
   it("refuses a window that Kafka could still redeliver from", () => {
-    const result = parseConfig(LedgerConfig, { RETENTION_DAYS: "7" });
+    const result = parseConfig(LedgerConfig, {
+      COMMAND_SIGNING_KEYS: env.commandSigningKeys,
+      RETENTION_DAYS: "7",
+    });
     expect(result.ok).toBe(false);
     if (!result.ok) expect(result.message).toContain("RETENTION_DAYS");
-    expect(parseConfig(LedgerConfig, { RETENTION_DAYS: "8" }).ok).toBe(true);
+    expect(
+      parseConfig(LedgerConfig, { COMMAND_SIGNING_KEYS: env.commandSigningKeys, RETENTION_DAYS: "8" }).ok,
+    ).toBe(true);
   });
 });

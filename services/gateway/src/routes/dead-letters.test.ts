@@ -1,4 +1,5 @@
 import { IngestConfig, parseConfig, topicNames } from "@points/shared";
+import { COMMAND_AUTH_HEADER, CommandSigningKeys, signCommand } from "@points/shared/command-auth";
 import { DEAD_LETTERS_KEPT_PER_SOURCE, recordDeadLetters } from "@points/shared/dead-letter-store";
 import { createKafka } from "@points/shared/kafka";
 import { createLogger } from "@points/shared/logger";
@@ -23,10 +24,14 @@ let partnerToken: string;
 beforeAll(async () => {
   env = await createTestEnv();
   stack = await startStack(env);
-  const parsed = parseConfig(IngestConfig, { ...env.serviceEnv, METRICS_PORT: "0", LOG_LEVEL: "warn" });
+  const parsed = parseConfig(IngestConfig, {
+    ...env.serviceEnvFor("ingest"),
+    METRICS_PORT: "0",
+    LOG_LEVEL: "warn",
+  });
   if (!parsed.ok) throw new Error(parsed.message);
   ingest = await startIngest(parsed.config, createLogger("ingest", "warn"));
-  producer = createKafka("test-dead-letters", env.kafkaBrokers).producer({
+  producer = createKafka("test-dead-letters", env.kafkaBrokers, undefined, env.kafkaSasl).producer({
     createPartitioner: Partitioners.DefaultPartitioner,
   });
   await producer.connect();
@@ -55,7 +60,10 @@ describe("GET /v1/dead-letters", () => {
   it("shows a command the ledger dead-lettered, with a bounded excerpt of its value", async () => {
     const value = `{"not a command": "${"x".repeat(10_000)}"}`;
     const topics = topicNames(env.topicPrefix);
-    await producer.send({ topic: topics.commands, messages: [{ key: "dl-user", value }] });
+    // Signed as the gateway signs, so the ledger reads it and refuses it for what it says.
+    const keys = CommandSigningKeys.parse(env.commandSigningKeys);
+    const headers = { [COMMAND_AUTH_HEADER]: signCommand(keys, value) };
+    await producer.send({ topic: topics.commands, messages: [{ key: "dl-user", value, headers }] });
     const [row] = await waitForDeadLetters("?source=ledger", 1);
     expect(row).toMatchObject({ source: "ledger", error_code: "invalid_command" });
     expect(row.partition).toBeTypeOf("number");
