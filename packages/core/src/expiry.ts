@@ -55,10 +55,10 @@ export function expire(book: Book, now: number): ExpireOutcome {
   const moves = new Movements();
   const changes: LotChange[] = [];
   const byPayer = new Map<string, bigint>();
-  let kept = 0;
   let next: number | null = null;
   for (const lot of book.lots) {
-    if (lot.remaining > 0n && isExpiredAt(lot, at)) {
+    const expiring = lot.remaining > 0n && isExpiredAt(lot, at);
+    if (expiring) {
       const points = lot.remaining;
       expireLotPoints(book, lot, points);
       changes.push({
@@ -73,9 +73,9 @@ export function expire(book: Book, now: number): ExpireOutcome {
     } else if (lot.remaining > 0n && lot.expiresAt !== undefined && lot.expiresAt !== null) {
       if (next === null || lot.expiresAt < next) next = lot.expiresAt;
     }
-    if (!isSettled(lot)) book.lots[kept++] = lot;
   }
-  book.lots.length = kept;
+  // Emptied lots stay until a spend walks past them (as spent-out lots do): a reversal may have
+  // admitted a lot that this expiry, run first by the reversal, must not take away again.
   book.nextExpiry = next;
   return {
     changes,
