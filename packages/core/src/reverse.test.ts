@@ -189,6 +189,16 @@ describe("reverse an earn", () => {
   });
 });
 
+describe("balance limit", () => {
+  it("giving back points that would push the balance past TOTAL_MAX: balance_limit_exceeded", () => {
+    const { book, takes } = spentBook();
+    accepted(earn(book, { payer: "C", points: 9007199254740991n, ts: T0, now: T0 }));
+    book.total = 2n ** 63n - 10n; // as if many earns had filled it; only the total is checked first
+    const result = reverse(book, { entryId: "e", entry: { type: "spend", takes }, now: T0 });
+    expect(codeOf(result)).toBe("balance_limit_exceeded");
+  });
+});
+
 describe("not reversible", () => {
   it.each(["adjust", "expire", "use_item", "reversal"] as const)("a %s entry: not_reversible", (type) => {
     const { book } = spentBook();

@@ -5,7 +5,7 @@ import { findLotIndex, isSettled } from "./lots";
 import { Movements } from "./movements";
 import { minPoints } from "./points";
 import type { Book, ExpireOutcome, LedgerError, LotChange, Movement, PayerPoints, Result } from "./types";
-import { ok, rejected } from "./types";
+import { ok, rejected, TOTAL_MAX } from "./types";
 
 /**
  * Reversals (contract 6.2). The shell passes what it stored about the reversed entry; lots a
@@ -94,6 +94,13 @@ function reverseSpend(book: Book, input: ReverseInput, takes: readonly SpendTake
   const requested = input.points ?? reversible;
   assert(requested >= 0n, `reversal points must be > 0, got ${requested}`);
   if (requested === 0n || requested > reversible) return rejected(exceeds(input, requested, reversible));
+  // Earns since the spend may have filled the balance: giving points back must not overflow it.
+  if (book.total + requested > TOTAL_MAX) {
+    return rejected({
+      code: "balance_limit_exceeded",
+      message: `giving back ${requested} points would push the balance of user ${book.userId} past ${TOTAL_MAX}`,
+    });
+  }
   const expiry = settleExpiry(book, input.now);
   const at = effectiveNow(book, input.now);
   const giveBack = new GiveBack(book, at);
