@@ -27,6 +27,7 @@ export { compareLots, findLotIndex, insertionIndex, insertLot, isExpiredAt, isSe
 export { balanceEffect, outstandingEffect } from "./movements";
 export type { ReversedEntry, ReverseInput, ReverseOutcome, SpendTake } from "./reverse";
 export { reverse } from "./reverse";
+export { mergeChanges, nextDue } from "./schedule";
 export { spend } from "./spend";
 export type {
   AdjustInput,
