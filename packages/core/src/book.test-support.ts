@@ -55,6 +55,10 @@ export class LotRegistry {
     for (const lot of book.lots) this.lots.set(lot.arrival, lot);
   }
 
+  all(): Lot[] {
+    return [...this.lots.values()];
+  }
+
   get(arrival: bigint): Lot {
     const lot = this.lots.get(arrival);
     if (lot === undefined) throw new Error(`lot ${arrival} was never seen`);

@@ -57,7 +57,7 @@ function balanceLimitError(
   state: PayerState | undefined,
   input: EarnInput,
 ): LedgerError | undefined {
-  const payerHeld = state === undefined ? 0n : state.available + state.adjusted;
+  const payerHeld = state === undefined ? 0n : state.available + state.adjusted + (state.held ?? 0n);
   if (book.total + input.points <= TOTAL_MAX && payerHeld + input.points <= TOTAL_MAX) return undefined;
   return {
     code: "balance_limit_exceeded",

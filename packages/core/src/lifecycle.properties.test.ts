@@ -276,6 +276,31 @@ function checkInvariants(shell: Shell): void {
     expect(owed).toBe(state.available + (state.held ?? 0n));
     expect(shell.figure(payer, "held")).toBe(state.held ?? 0n);
   }
+  // Lot by lot, over every lot ever earned: earned = unspent + held + (spent - spend_reversed)
+  // + adjusted + expired + earn_reversed, per payer.
+  const parts = new Map<
+    string,
+    { points: bigint; expired: bigint; reversed: bigint; adjusted: bigint; spent: bigint }
+  >();
+  for (const lot of shell.lots.all()) {
+    const row = parts.get(lot.payer) ?? { points: 0n, expired: 0n, reversed: 0n, adjusted: 0n, spent: 0n };
+    const held = lot.held ?? 0n;
+    const expired = lot.expired ?? 0n;
+    const reversed = lot.reversed ?? 0n;
+    row.points += lot.points;
+    row.expired += expired;
+    row.reversed += reversed;
+    row.adjusted += lot.adjusted;
+    row.spent += lot.points - lot.remaining - lot.adjusted - held - expired - reversed;
+    parts.set(lot.payer, row);
+  }
+  for (const [payer, row] of parts) {
+    expect(row.points).toBe(shell.figure(payer, "earned"));
+    expect(row.expired).toBe(shell.figure(payer, "expired"));
+    expect(row.reversed).toBe(shell.figure(payer, "earn_reversed"));
+    expect(row.adjusted).toBe(shell.figure(payer, "adjusted"));
+    expect(row.spent).toBe(shell.figure(payer, "spent") - shell.figure(payer, "spend_reversed"));
+  }
 }
 
 describe("lifecycle properties", () => {

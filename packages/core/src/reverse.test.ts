@@ -187,6 +187,31 @@ describe("reverse an earn", () => {
     const result = reverse(book, { entryId: "e", entry: earnEntry(book, 3n, 50n), now: T0 });
     expect(codeOf(result)).toBe("reversal_exceeds_entry");
   });
+
+  it("an earn reversed in full whose point came back to its expired lot has nothing left to reverse", () => {
+    const book = emptyBook("u1");
+    const lots = new LotRegistry();
+    accepted(earn(book, { payer: "A", points: 10n, ts: T0, expiresAt: T0 + HOUR_MS, now: T0 }));
+    accepted(earn(book, { payer: "A", points: 20n, ts: T0 + 1, now: T0 }));
+    lots.track(book);
+    const takes = lots.takesOf(accepted(spend(book, { points: 10n, now: T0 })).changes);
+    lots.track(book);
+    admitLots(book, [lots.get(1n)]);
+    const entry = { type: "earn" as const, arrival: 1n, ts: T0, payer: "A", points: 10n, reversed: 0n };
+    accepted(reverse(book, { entryId: "earn", entry, now: T0 + 2 * HOUR_MS }));
+    admitLots(book, lots.lotsOf(takes.map((take) => take.arrival)));
+    const back = accepted(
+      reverse(book, { entryId: "spend", entry: { type: "spend", takes }, now: T0 + 2 * HOUR_MS }),
+    );
+    expect(back.reexpired?.byPayer).toEqual([{ payer: "A", points: -10n }]);
+    const again = reverse(book, {
+      entryId: "earn",
+      entry: { ...entry, reversed: 10n },
+      now: T0 + 2 * HOUR_MS,
+    });
+    expect(codeOf(again)).toBe("reversal_exceeds_entry");
+    expect(bookProblems(book)).toEqual([]);
+  });
 });
 
 describe("balance limit", () => {

@@ -150,8 +150,14 @@ function reverseEarn(book: Book, input: ReverseInput, entry: EarnEntry): Result<
   );
   const lot = book.lots[index]!;
   const expired = lot.expired ?? 0n;
-  const reversible = entry.points - entry.reversed - expired;
-  assert(reversible >= 0n, `earn ${input.entryId} reversed or expired more than it earned`);
+  assert(
+    entry.reversed >= 0n && entry.reversed <= entry.points,
+    `earn ${input.entryId} reversed more than it earned`,
+  );
+  // Below 0 when points of an earn already reversed in full (from other lots) came back to its
+  // lot by a spend reversal and expired there: nothing is left to reverse.
+  const unreversed = entry.points - entry.reversed - expired;
+  const reversible = unreversed > 0n ? unreversed : 0n;
   const requested = input.points ?? reversible;
   if (requested === 0n || requested > reversible)
     return rejected(exceeds(input, requested, reversible), expiry);
