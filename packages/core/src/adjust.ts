@@ -1,4 +1,6 @@
 import { assert } from "./assert";
+import { settleExpiry } from "./expiry";
+import { Movements } from "./movements";
 import { minPoints } from "./points";
 import type { AdjustInput, AdjustOutcome, Book, LotChange, Result } from "./types";
 import { ok, rejected } from "./types";
@@ -11,16 +13,22 @@ import { ok, rejected } from "./types";
  */
 export function adjust(book: Book, input: AdjustInput): Result<AdjustOutcome> {
   assert(input.points > 0n, `adjust points must be > 0 (the absolute value), got ${input.points}`);
+  // Expired points count nowhere, so they are recorded first and cannot cover a negative.
+  const expiry = settleExpiry(book, input.now);
   const state = book.payers.get(input.payer);
   const available = state?.available ?? 0n;
   if (state === undefined || available < input.points) {
-    return rejected({
-      code: "payer_points_insufficient",
-      message: `payer ${input.payer} has ${available} points for user ${book.userId}, ${input.points} requested`,
-      payer: input.payer,
-      requested: input.points,
-      available,
-    });
+    // The expiry recorded above is real whatever this command's fate: the shell may keep it.
+    return rejected(
+      {
+        code: "payer_points_insufficient",
+        message: `payer ${input.payer} has ${available} points for user ${book.userId}, ${input.points} requested`,
+        payer: input.payer,
+        requested: input.points,
+        available,
+      },
+      expiry,
+    );
   }
 
   const changes: LotChange[] = [];
@@ -38,5 +46,7 @@ export function adjust(book: Book, input: AdjustInput): Result<AdjustOutcome> {
   state.available -= input.points;
   state.adjusted += input.points;
   book.total -= input.points;
-  return ok({ changes });
+  const moves = new Movements();
+  moves.add(input.payer, "adjusted", input.points, input.now ?? null);
+  return ok({ changes, movements: moves.list(), ...(expiry ? { expiry } : {}) });
 }

@@ -1,4 +1,6 @@
 export { adjust } from "./adjust";
+export type { BalanceAsOfInput } from "./balance-as-of";
+export { balanceAsOf } from "./balance-as-of";
 export type { BookRows } from "./book";
 export {
   assertBookConsistent,
@@ -10,7 +12,22 @@ export {
   restoreBook,
 } from "./book";
 export { earn } from "./earn";
-export { compareLots, insertionIndex, insertLot, isSettled } from "./lots";
+export {
+  admitLots,
+  balancesAt,
+  dueExpiry,
+  effectiveNow,
+  expire,
+  expiring,
+  lotExpiry,
+} from "./expiry";
+export type { CaptureHoldInput, HoldOutcome, PlaceHoldInput } from "./holds";
+export { captureHold, dueHolds, expireHold, placeHold, voidHold } from "./holds";
+export { compareLots, findLotIndex, insertionIndex, insertLot, isExpiredAt, isSettled } from "./lots";
+export { balanceEffect, outstandingEffect } from "./movements";
+export type { ReversedEntry, ReverseInput, ReverseOutcome, SpendTake } from "./reverse";
+export { reverse } from "./reverse";
+export { mergeChanges, nextDue } from "./schedule";
 export { spend } from "./spend";
 export type {
   AdjustInput,
@@ -18,9 +35,16 @@ export type {
   Book,
   EarnInput,
   EarnOutcome,
+  ExpireOutcome,
+  Hold,
+  HoldStatus,
+  HoldTake,
   LedgerError,
+  LedgerErrorCode,
   Lot,
   LotChange,
+  Movement,
+  MovementCategory,
   PayerPoints,
   PayerState,
   Result,

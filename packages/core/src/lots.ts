@@ -34,7 +34,22 @@ export function insertLot(lots: Lot[], lot: Lot): number {
   return index;
 }
 
-/** A lot with nothing unspent and nothing adjusted can never be touched again. */
+/**
+ * A lot with nothing unspent, adjusted or held is not needed by earns, spends, negatives or holds
+ * (a reversal brings it back into the book: see admitLots).
+ */
 export function isSettled(lot: Lot): boolean {
-  return lot.remaining === 0n && lot.adjusted === 0n;
+  return lot.remaining === 0n && lot.adjusted === 0n && (lot.held ?? 0n) === 0n;
+}
+
+/** Whether the lot's points have expired by `now` (epoch ms). */
+export function isExpiredAt(lot: Pick<Lot, "expiresAt">, now: number): boolean {
+  return lot.expiresAt !== undefined && lot.expiresAt !== null && lot.expiresAt <= now;
+}
+
+/** The index of the lot with this (ts, arrival), or -1; O(log lots). */
+export function findLotIndex(lots: readonly Lot[], key: Pick<Lot, "ts" | "arrival">): number {
+  const index = insertionIndex(lots, key) - 1;
+  const lot = lots[index];
+  return lot !== undefined && lot.arrival === key.arrival && lot.ts === key.ts ? index : -1;
 }

@@ -21,12 +21,48 @@ export interface Lot {
    * spent = points - remaining - adjusted.
    */
   adjusted: bigint;
+  /**
+   * Lifecycle fields (contract section 6). Optional so books built before them still work:
+   * absent means null / 0. `expiresAt`: the instant (epoch ms) the lot's unspent points expire,
+   * already max(expires_at, applied instant); null = never.
+   */
+  expiresAt?: number | null;
+  /** In open holds: out of the balance, not spent, and not expiring while held. */
+  held?: bigint;
+  /** Expired (final: never revived). */
+  expired?: bigint;
+  /** Taken back by earn reversals (of this lot's earn or, for what was spent of another, this payer's). */
+  reversed?: bigint;
 }
 
-/** available = sum(remaining) of the payer's lots; adjusted = sum(adjusted) = accepted negatives. */
+/**
+ * available = sum(remaining) of the payer's lots; adjusted = sum(adjusted) = accepted negatives
+ * (those frozen on expired lots included); held = sum(held).
+ */
 export interface PayerState {
   available: bigint;
   adjusted: bigint;
+  held?: bigint;
+}
+
+/** A hold's take from one lot, in the order taken (oldest lot first). */
+export interface HoldTake {
+  arrival: bigint;
+  ts: number;
+  payer: string;
+  points: bigint;
+}
+
+export type HoldStatus = "held" | "captured" | "voided" | "expired";
+
+export interface Hold {
+  holdId: string;
+  /** Points held (> 0). */
+  points: bigint;
+  takes: HoldTake[];
+  /** Epoch ms; at or after it the hold can only be expired. */
+  expiresAt: number;
+  status: HoldStatus;
 }
 
 export interface Book {
@@ -42,6 +78,18 @@ export interface Book {
    * never matter again and may be absent.
    */
   lots: Lot[];
+  /**
+   * Expiry has been recorded for every lot with expiresAt <= expiredThrough (epoch ms). A lot is
+   * expired for the core iff its expiresAt <= max(now, expiredThrough). Absent: nothing recorded.
+   */
+  expiredThrough?: number;
+  /**
+   * A lower bound on the expiresAt of every lot with remaining > 0 (null: none expires), so
+   * "is anything due?" costs O(1). Absent: unknown, computed by one pass on first use.
+   */
+  nextExpiry?: number | null;
+  /** The user's open holds (status "held"), by hold id. Absent: none. */
+  holds?: Map<string, Hold>;
 }
 
 /** One lot's change within one command: the audit trail row (an allocation). */
@@ -50,6 +98,34 @@ export interface LotChange {
   payer: string;
   remainingDelta: bigint;
   adjustedDelta: bigint;
+  /** Lifecycle deltas, present only when non-zero. */
+  heldDelta?: bigint;
+  expiredDelta?: bigint;
+  reversedDelta?: bigint;
+}
+
+/**
+ * What the accounting reports count (contract section 7), per payer. `points` is the change of
+ * that figure (> 0, except `held`, which is signed: placed +, released or captured -).
+ */
+export type MovementCategory =
+  | "earned"
+  | "adjusted"
+  | "spent"
+  | "spend_reversed"
+  | "earn_reversed"
+  | "expired"
+  | "held";
+
+export interface Movement {
+  payer: string;
+  category: MovementCategory;
+  points: bigint;
+  /**
+   * The instant it counts at (epoch ms): the applied instant, except `expired`, which counts at
+   * the instant the points expired. null only when a legacy caller gave no `now`.
+   */
+  at: number | null;
 }
 
 export type LedgerError =
@@ -61,9 +137,18 @@ export type LedgerError =
       requested: bigint;
       available: bigint;
     }
-  | { code: "balance_limit_exceeded"; message: string };
+  | { code: "balance_limit_exceeded"; message: string }
+  | { code: "reversal_exceeds_entry"; message: string; requested: bigint; reversible: bigint }
+  | { code: "not_reversible"; message: string; entryType: string }
+  | { code: "hold_not_active"; message: string; holdId: string; status: HoldStatus | "unknown" };
 
-export type Result<T> = { ok: true; value: T } | { ok: false; error: LedgerError };
+export type LedgerErrorCode = LedgerError["code"];
+
+/**
+ * A rejection changes nothing, except that expiry which had fallen due is recorded first by
+ * commands given a `now` (expired points count nowhere): then `expiry` says what to write.
+ */
+export type Result<T> = { ok: true; value: T } | { ok: false; error: LedgerError; expiry?: ExpireOutcome };
 
 /** Largest |points| of one transaction (contract rule 6): Number.MAX_SAFE_INTEGER. */
 export const POINTS_MAX = 9007199254740991n;
@@ -74,6 +159,10 @@ export interface EarnInput {
   payer: string;
   points: bigint;
   ts: number;
+  /** Epoch ms, > ts; null/absent = never. Needs `now`. */
+  expiresAt?: number | null;
+  /** The applied instant (epoch ms). Lifecycle-aware callers always pass it. */
+  now?: number;
 }
 
 /** A negative transaction; `points` is the absolute value (> 0). */
@@ -81,10 +170,12 @@ export interface AdjustInput {
   payer: string;
   points: bigint;
   ts: number;
+  now?: number;
 }
 
 export interface SpendInput {
   points: bigint;
+  now?: number;
 }
 
 export interface PayerPoints {
@@ -92,26 +183,43 @@ export interface PayerPoints {
   points: bigint;
 }
 
+/**
+ * Expiry recorded by a command before its own change (only when `now` was given and something
+ * had fallen due): the shell writes it as an `expire` entry ahead of the command's entry.
+ */
+export interface ExpireOutcome {
+  changes: LotChange[];
+  /** Points expired per payer (negative), in the order expired (lot order). */
+  byPayer: PayerPoints[];
+  movements: Movement[];
+}
+
 export interface EarnOutcome {
   /** A snapshot of the new lot after this earn (its remaining/adjusted already include any move). */
   lot: Lot;
   changes: LotChange[];
+  movements: Movement[];
+  expiry?: ExpireOutcome;
 }
 
 export interface AdjustOutcome {
   changes: LotChange[];
+  movements: Movement[];
+  expiry?: ExpireOutcome;
 }
 
 export interface SpendOutcome {
   changes: LotChange[];
   /** Points taken per payer (negative), in the order each payer was first touched. */
   byPayer: PayerPoints[];
+  movements: Movement[];
+  expiry?: ExpireOutcome;
 }
 
 export function ok<T>(value: T): Result<T> {
   return { ok: true, value };
 }
 
-export function rejected<T>(error: LedgerError): Result<T> {
-  return { ok: false, error };
+export function rejected<T>(error: LedgerError, expiry?: ExpireOutcome): Result<T> {
+  return expiry === undefined ? { ok: false, error } : { ok: false, error, expiry };
 }

@@ -13,6 +13,10 @@ export const ERROR_STATUS = {
   member_has_entries: 409,
   already_exists: 409,
   balance_limit_exceeded: 409,
+  // Points lifecycle (contract section 6).
+  reversal_exceeds_entry: 409,
+  not_reversible: 409,
+  hold_not_active: 409,
   payload_too_large: 413,
   unsupported_media_type: 415,
   idempotency_key_reused: 422,

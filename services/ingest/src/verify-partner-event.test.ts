@@ -65,6 +65,11 @@ describe("verifyPartnerEvent", () => {
     ["a timestamp without a zone", signed(json({ timestamp: "2024-05-01T10:00:00" })), "validation_failed"],
     ["an event_id over 200 characters", signed(json({ event_id: "e".repeat(201) })), "validation_failed"],
     ["an unknown field", signed(json({ payer: "OTHER" })), "validation_failed"],
+    [
+      "an expires_at without a zone",
+      signed(json({ expires_at: "2025-05-01T10:00:00" })),
+      "validation_failed",
+    ],
     ["a JSON array", signed("[]"), "validation_failed"],
     ["no key", signed(json({}), null), "key_mismatch"],
     ["a key that is not the user id", signed(json({}), "u2"), "key_mismatch"],
@@ -72,6 +77,14 @@ describe("verifyPartnerEvent", () => {
     const verdict = verifyPartnerEvent(m, lookup);
     expect(verdict).toMatchObject({ ok: false, code });
     if (!verdict.ok) expect(verdict.message.length).toBeGreaterThan(0);
+  });
+
+  it("accepts an optional expires_at (contract 6.1)", () => {
+    const verdict = verifyPartnerEvent(signed(json({ expires_at: "2025-05-01T12:00:00+02:00" })), lookup);
+    expect(verdict).toMatchObject({
+      ok: true,
+      accepted: { event: { expires_at: "2025-05-01T10:00:00.000Z" } },
+    });
   });
 
   it("marks only failures a fresh secret could change as possibly stale", () => {

@@ -24,6 +24,8 @@ export const PartnerEvent = z.strictObject({
   points: SignedPoints,
   timestamp: Timestamp,
   reason: Reason.optional(),
+  /** Contract 6.1: optional; forwarding it on the earn command is the lifecycle integration's step. */
+  expires_at: Timestamp.optional(),
 });
 export type PartnerEvent = z.infer<typeof PartnerEvent>;
 

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import {
   EntryId,
+  ExpiresAt,
   ItemInput,
   PartnerId,
   PositivePoints,
@@ -22,7 +23,8 @@ export const Actor = z.strictObject({
 });
 export type Actor = z.infer<typeof Actor>;
 
-const CommandBase = z.object({
+/** Every command a client's request becomes (gateway or ingest); the lifecycle commands extend it too. */
+export const CommandBase = z.object({
   v: z.literal(COMMAND_VERSION),
   command_id: z.string().min(1).max(128),
   user_id: UserId,
@@ -50,6 +52,11 @@ export const EarnCommand = CommandBase.extend({
   render: Render,
   /** Partner's own event id (Kafka ingest), echoed in ledger.events for reconciliation. */
   event_id: z.string().min(1).max(200).optional(),
+  /**
+   * Contract 6.1, positive points only: absent = timestamp + the payer's points_validity_days
+   * (the ledger looks it up), null = never. Optional so earlier commands still parse.
+   */
+  expires_at: ExpiresAt.nullable().optional(),
 });
 export type EarnCommand = z.infer<typeof EarnCommand>;
 

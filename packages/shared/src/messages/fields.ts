@@ -48,6 +48,22 @@ export const Timestamp = z.iso
 export const Reason = storableText().max(REASON_CHARS_MAX);
 
 /**
+ * Points lifecycle (contract section 6). `expires_at` on an earn: ISO 8601 with a zone, later
+ * than the earn's timestamp (checked with expiresAtProblem where both are known); null = never.
+ */
+export const ExpiresAt = Timestamp;
+export function expiresAtProblem(timestamp: string, expiresAt: string | null | undefined): string | null {
+  if (expiresAt === undefined || expiresAt === null) return null;
+  return Date.parse(expiresAt) > Date.parse(timestamp) ? null : "must be later than timestamp";
+}
+export const HOLD_TTL_S_MIN = 1;
+export const HOLD_TTL_S_MAX = 604_800;
+export const HOLD_TTL_S_DEFAULT = 900;
+export const HoldTtlSeconds = z.number().int("must be an integer").min(HOLD_TTL_S_MIN).max(HOLD_TTL_S_MAX);
+/** Made by the gateway when the hold is asked for, so a retried command names the same hold. */
+export const HoldId = z.uuid();
+
+/**
  * Item data is any JSON (bodies arrive parsed), bounded in depth (walked without recursion, so
  * 10,000 nested arrays cannot overflow the stack), with storable keys and strings, then in size.
  */

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { ERROR_STATUS, type ErrorCode } from "../errors";
+import { EntryEvent, HoldEvent } from "./entry-event";
 
 /**
  * `ledger.events` and the gateway's reply channel: the outcome of every command, applied or
@@ -24,6 +25,13 @@ export const LedgerOutcome = z.object({
   actor: z.string(),
   event_id: z.string().optional(),
   applied_at: z.string(),
+  /**
+   * Lifecycle: the entries this command wrote, in order (e.g. an `expire` recorded first, then
+   * the command's own entry, then an `expire` for points given back to expired lots), and the
+   * hold it touched. Optional: earlier outcomes have neither.
+   */
+  entries: z.array(EntryEvent).optional(),
+  hold: HoldEvent.optional(),
 });
 export type LedgerOutcome = z.infer<typeof LedgerOutcome>;
 
