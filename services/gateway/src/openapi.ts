@@ -30,7 +30,7 @@ const ERROR_DESCRIPTIONS: Record<number, string> = {
   415: "unsupported_media_type",
   422: "idempotency_key_reused",
   429: "rate_limited (Retry-After header)",
-  503: "unavailable: a dependency is down; the request was not accepted",
+  503: "unavailable: a dependency is down; the request was certainly not accepted (when the gateway cannot tell, it answers 202)",
 };
 
 type Responses = RouteConfig["responses"];
@@ -61,7 +61,7 @@ export const AsyncHeaders = IdempotencyHeaders.extend({
 
 export const CommandAccepted = json(
   z.object({ id: z.string(), status: z.literal("pending") }),
-  "Accepted; poll the Location header (/v1/commands/{id})",
+  "Accepted, or its send to the command log did not finish in time (it may still be applied): poll the Location header (/v1/commands/{id}), which ends applied, rejected or failed",
 );
 
 export function buildDocument(serverUrl?: string) {

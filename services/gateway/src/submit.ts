@@ -30,15 +30,33 @@ export function idempotencyKeyOf(req: Request): string | undefined {
   });
 }
 
+/**
+ * "The same request" for an Idempotency-Key: the same route as routed (its pattern and decoded
+ * params, so the spelling of the path does not matter) and the same JSON value (key order and
+ * whitespace do not matter).
+ */
 export function requestHash(req: Request): string {
-  let body: string;
+  let text: string;
   try {
-    body = JSON.stringify(req.body ?? null);
+    const route = (req.route?.path as string | undefined) ?? req.path;
+    text = `${req.method} ${req.baseUrl}${route}\n${canonicalJson(req.params)}\n${canonicalJson(req.body ?? null)}`;
   } catch {
     // Only a body nested deeper than the stack allows gets here; no valid request is that deep.
     throw httpError("validation_failed", "the request body is nested too deeply");
   }
-  return createHash("sha256").update(`${req.method} ${req.baseUrl}${req.path}\n${body}`).digest("hex");
+  return createHash("sha256").update(text).digest("hex");
+}
+
+/** JSON with object keys sorted at every depth: one text per JSON value. */
+function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
+  if (value !== null && typeof value === "object") {
+    const entries = Object.keys(value)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canonicalJson((value as Record<string, unknown>)[k])}`);
+    return `{${entries.join(",")}}`;
+  }
+  return JSON.stringify(value) ?? "null";
 }
 
 export async function submitCommand(ctx: GatewayContext, req: Request, res: Response, body: CommandBody) {

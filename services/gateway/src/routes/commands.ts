@@ -22,11 +22,12 @@ export function commandRoutes(ctx: GatewayContext): Router {
     if (decided && (owner === null || decided.actor === owner)) {
       return res.json({ id, status: decided.status, response: decided.response });
     }
-    const { rows } = await ctx.pool.query<{ actor: string }>(
-      "SELECT actor FROM command_requests WHERE command_id = $1",
+    const { rows } = await ctx.pool.query<{ actor: string; status: "pending" | "failed" }>(
+      "SELECT actor, status FROM command_requests WHERE command_id = $1",
       [id],
     );
-    if (rows[0] && (owner === null || rows[0].actor === owner)) return res.json({ id, status: "pending" });
+    const row = rows[0];
+    if (row && (owner === null || row.actor === owner)) return res.json({ id, status: row.status });
     throw httpError("not_found", `command ${id} not found`);
   });
   return router;
@@ -43,7 +44,11 @@ registry.registerPath({
       200: json(
         z.object({
           id: z.string(),
-          status: z.enum(["pending", "applied", "rejected"]),
+          status: z
+            .enum(["pending", "applied", "rejected", "failed"])
+            .describe(
+              "failed: the send to the command log failed; it never reached the ledger, nothing was applied",
+            ),
           response: z.object({ status: z.number().int(), body: z.unknown() }).optional(),
         }),
         "Command status",
