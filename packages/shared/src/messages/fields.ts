@@ -45,6 +45,19 @@ export const Timestamp = z.iso
   })
   .transform((d) => d.toISOString());
 
+/**
+ * How far ahead of the server's clock an earn may be dated: a payer whose lots were dated far in
+ * the future would have every other payer's points spent first (contract section 2, Points).
+ */
+export const EARN_AHEAD_MS_MAX = 5 * 60 * 1000;
+
+/** The problem with an earn's timestamp (an ISO string) read at nowMs, or null. */
+export function earnTimestampProblem(timestamp: string, nowMs: number): string | null {
+  return Date.parse(timestamp) > nowMs + EARN_AHEAD_MS_MAX
+    ? `must be at most ${EARN_AHEAD_MS_MAX / 60_000} minutes ahead of the server's clock`
+    : null;
+}
+
 export const Reason = storableText().max(REASON_CHARS_MAX);
 
 /**
@@ -57,6 +70,8 @@ export function itemDataProblem(value: unknown): string | null {
     const { v, depth } = stack.pop()!;
     if (depth > ITEM_DATA_DEPTH_MAX) return `must be at most ${ITEM_DATA_DEPTH_MAX} levels deep`;
     if (typeof v === "string" && !isStorableText(v)) return STORABLE_MESSAGE;
+    // JSON.parse reads 1e400 as Infinity, which JSON.stringify would silently store as null.
+    if (typeof v === "number" && !Number.isFinite(v)) return "numbers must be finite (at most about 1.8e308)";
     if (v === null || typeof v !== "object") continue;
     for (const [k, child] of Object.entries(v)) {
       if (!isStorableText(k)) return STORABLE_MESSAGE;

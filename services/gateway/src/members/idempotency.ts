@@ -31,9 +31,39 @@ export async function writeOnce(
 ): Promise<WriteResult> {
   const key = idempotencyKeyOf(req);
   const actor = principalName(principalOf(req));
+  const hash = requestHash(req);
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await writeOnceAttempt(ctx, actor, key, hash, userId, write);
+    } catch (err) {
+      // A member deleted or renamed while the ledger writes its entries can deadlock with the
+      // ledger's locks; Postgres has rolled this attempt back, so it is safe to run again.
+      if (!TRANSIENT_CODES.has((err as { code?: string }).code ?? "")) throw err;
+      if (attempt >= TRANSIENT_ATTEMPTS_MAX) {
+        throw httpError(
+          "unavailable",
+          "the database stayed busy with conflicting writes; nothing was written",
+        );
+      }
+    }
+  }
+}
+
+/** Deadlock detected, serialization failure: transient, the whole transaction may be retried. */
+const TRANSIENT_CODES = new Set(["40P01", "40001"]);
+const TRANSIENT_ATTEMPTS_MAX = 5;
+
+function writeOnceAttempt(
+  ctx: GatewayContext,
+  actor: string,
+  key: string | undefined,
+  hash: string,
+  userId: string | null,
+  write: (db: PoolClient) => Promise<StoredResponse>,
+): Promise<WriteResult> {
   return inTransaction(ctx.pool, async (db) => {
     if (key !== undefined) {
-      const stored = await claimKey(db, actor, key, requestHash(req), userId);
+      const stored = await claimKey(db, actor, key, hash, userId);
       if (stored) return { response: stored, replayed: true };
     }
     const response = await write(db);

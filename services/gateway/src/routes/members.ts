@@ -1,4 +1,5 @@
 import { redisKeys } from "@points/shared";
+import type { PoolClient } from "@points/shared/db";
 import { type Request, type Response, Router } from "express";
 import { issueToken } from "../auth";
 import type { GatewayContext } from "../context";
@@ -12,11 +13,12 @@ import {
   getMember,
   listMembers,
   type MemberRow,
+  membersCreatedByOthers,
   updateMember,
   upsertMembers,
 } from "../members/store";
 import { baseUrl, pageLinks } from "../pagination";
-import { authorize, guard } from "../permissions";
+import { authorize, guard, principalOf } from "../permissions";
 import "../members/openapi";
 
 /**
@@ -41,10 +43,14 @@ export function memberRoutes(ctx: GatewayContext): Router {
   router.post("/v1/members", guard("members.upsert"), async (req, res) => {
     const members = parseUpsertBody(req.body);
     const single = Array.isArray(req.body) ? null : members[0]!.loyalty_id;
-    const result = await writeOnce(ctx, req, single, async (db) => ({
-      status: 201,
-      body: await upsertMembers(db, members),
-    }));
+    const p = principalOf(req);
+    const partner = p.role === "partner" ? p.id : null;
+    const result = await writeOnce(ctx, req, single, async (db) => {
+      const body = await upsertMembers(db, members, partner);
+      // Thrown inside the transaction: a refused upsert writes nothing.
+      if (partner !== null) await refuseOthersMembers(db, members, partner, single !== null);
+      return { status: 201, body };
+    });
     sendWrite(res, result);
   });
 
@@ -117,6 +123,23 @@ export function memberRoutes(ctx: GatewayContext): Router {
   }
 
   return router;
+}
+
+/** A partner's upsert creates members and replaces only those it created (contract section 2). */
+async function refuseOthersMembers(
+  db: PoolClient,
+  members: MemberInput[],
+  partner: string,
+  single: boolean,
+): Promise<void> {
+  const ids = members.map((m) => m.loyalty_id);
+  const others = await membersCreatedByOthers(db, ids, partner);
+  if (others.size === 0) return;
+  const message = "was created by someone else; a partner may replace only members it created";
+  const refused = `${others.size} of ${ids.length} members were created by someone else; nothing was written`;
+  if (single) throw httpError("forbidden", refused, { fields: { loyalty_id: [message] } });
+  const items = ids.map((id) => (others.has(id) ? { loyalty_id: [message] } : {}));
+  throw httpError("forbidden", refused, { items });
 }
 
 export function memberUrl(ctx: GatewayContext, req: Request, member: { loyalty_id: string }): string {

@@ -1,6 +1,7 @@
 import {
   BALANCE_CACHE_TTL_S,
   BALANCE_SET_LUA,
+  earnTimestampProblem,
   PartnerId,
   PositivePoints,
   Reason,
@@ -38,6 +39,10 @@ export function pointsRoutes(ctx: GatewayContext): Router {
   router.post("/v1/users/:userId/transactions", async (req, res) => {
     const { userId } = parseOr400(UserParams, req.params, "path");
     const body = parseOr400(TransactionBody, req.body);
+    const ahead = earnTimestampProblem(body.timestamp, Date.now());
+    if (ahead !== null) {
+      throw httpError("validation_failed", "invalid request body", { fields: { timestamp: [ahead] } });
+    }
     const p = authorize(req, "points.transaction", { userId, payer: body.payer });
     await requirePartner(ctx, body.payer);
     await submitCommand(ctx, req, res, {
