@@ -46,6 +46,7 @@ function expressApp(ctx: GatewayContext, limiter: RateLimiter, observe: Observe)
   app.use(rateLimit(limiter));
   app.use(jsonOnly);
   app.use(jsonBodies());
+  app.use(optionsOnlyWhereDeclared);
   app.use(partnerRoutes(ctx));
   app.use(memberRoutes(ctx));
   app.use(pointsRoutes(ctx));
@@ -83,6 +84,19 @@ function jsonBodies() {
   const normal = express.json({ limit: BODY_BYTES_MAX });
   return (req: Request, res: Response, next: NextFunction) =>
     (req.method === "POST" && /^\/v1\/members\/?$/.test(req.path) ? bulk : normal)(req, res, next);
+}
+
+/**
+ * OPTIONS is a route of the member register only (field metadata). Elsewhere express would answer
+ * it itself with a text/plain Allow list; here it is the same JSON 404 as any other method a
+ * path does not have.
+ */
+const OPTIONS_PATHS = /^\/v1\/members(\/[^/]+)?\/?$/;
+function optionsOnlyWhereDeclared(req: Request, _res: Response, next: NextFunction) {
+  if (req.method === "OPTIONS" && !OPTIONS_PATHS.test(req.path)) {
+    throw httpError("not_found", `no route for OPTIONS ${req.path}`);
+  }
+  next();
 }
 
 /** Bodies must be JSON: anything else is 415, before a byte is parsed. */

@@ -18,14 +18,19 @@ export function isStorableText(s: string): boolean {
 const STORABLE_MESSAGE = "must be valid Unicode text without NUL characters";
 const storableText = () => z.string().refine(isStorableText, STORABLE_MESSAGE);
 
+// "." and ".." would be path segments: a URL naming them resolves elsewhere.
+const notDotSegment = (s: string) => s !== "." && s !== "..";
+const DOT_SEGMENT_MESSAGE = "must not be '.' or '..'";
 export const UserId = storableText()
   .min(1)
   .max(50)
-  .regex(/^[^\u0000-\u001f\u007f/?#]+$/, "must not contain control characters, '/', '?' or '#'");
+  .regex(/^[^\u0000-\u001f\u007f/?#]+$/, "must not contain control characters, '/', '?' or '#'")
+  .refine(notDotSegment, DOT_SEGMENT_MESSAGE);
 export const PartnerId = storableText()
   .min(1)
   .max(100)
-  .regex(/^[^\u0000-\u001f\u007f/?#,]+$/, "must not contain control characters, '/', '?', '#' or ','");
+  .regex(/^[^\u0000-\u001f\u007f/?#,]+$/, "must not contain control characters, '/', '?', '#' or ','")
+  .refine(notDotSegment, DOT_SEGMENT_MESSAGE);
 
 /** A non-zero integer within +-(2^53-1); negative means "take from this payer". */
 export const SignedPoints = z

@@ -32,6 +32,7 @@ const required = (type: string) => ({
 const text = (min: number, max: number) =>
   z
     .string(required("a string"))
+    .refine(isStorableText, "must be valid Unicode text without NUL characters")
     .refine((s) => !CONTROL_CHARS.test(s), "must not contain control characters")
     .refine(
       (s) => codePoints(s) >= min,

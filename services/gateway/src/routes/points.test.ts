@@ -168,6 +168,26 @@ describe("domain rules over HTTP", () => {
   });
 });
 
+describe("a member deleted or renamed while it earns", () => {
+  it("answers each request cleanly (never 500), whichever comes first", async () => {
+    for (let round = 0; round < 15; round++) {
+      const user = `racing-${round}`;
+      await api.createMember(user);
+      const member = `/v1/members/${user}`;
+      const removal =
+        round % 2 === 0
+          ? api.call("DELETE", member, { token: admin })
+          : api.call("PATCH", member, { token: admin, body: { loyalty_id: `${user}-renamed` } });
+      const [earned, removed] = await Promise.all([tx(user, "DANNON", 5, "2022-01-01T00:00:00Z"), removal]);
+      expect([201, 404], JSON.stringify(earned.body)).toContain(earned.status);
+      expect([200, 204, 409], JSON.stringify(removed.body)).toContain(removed.status);
+      if (removed.status === 409) expect(removed.body.error.code).toBe("member_has_entries");
+      // Exactly one of them won.
+      expect(earned.status === 201, JSON.stringify([earned.body, removed.body])).toBe(removed.status === 409);
+    }
+  });
+});
+
 describe("50 concurrent spends of 100 against 1000", () => {
   it("gives exactly 10 successes and a final balance of 0", async () => {
     await api.createMember("race");
