@@ -7,7 +7,7 @@ import { createPool } from "@points/shared/db";
 import { createKafka, createProducer } from "@points/shared/kafka";
 import type { Logger } from "@points/shared/logger";
 import { Redis } from "ioredis";
-import { collectDefaultMetrics, Registry } from "prom-client";
+import { Counter, collectDefaultMetrics, Registry } from "prom-client";
 import { createApp } from "./app";
 import { Authenticator } from "./auth";
 import { CommandBus } from "./command-bus";
@@ -56,6 +56,11 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
   subscriber.on("message", (channel: string) => channel === keys.authInvalidate && auth.invalidate());
   const metrics = new Registry();
   collectDefaultMetrics({ register: metrics });
+  const invalidationFailures = new Counter({
+    name: "gateway_token_invalidation_publish_failures_total",
+    help: "Token replacements other gateways were not told of through Redis (they expire it from their cache)",
+    registers: [metrics],
+  });
   const admin = kafka.admin();
   const adminReady = keepConnecting("kafka admin", () => admin.connect(), log);
 
@@ -74,7 +79,16 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
     },
     invalidateTokens: async () => {
       auth.invalidate();
-      await redis.publish(keys.authInvalidate, "1").catch(() => {});
+      // Other gateways hear of it through Redis. If Redis cannot take the message, they keep a
+      // replaced token for at most the token cache's lifetime (README, Permissions): said in a
+      // log line and a metric, never silently.
+      await redis.publish(keys.authInvalidate, "1").catch((err: unknown) => {
+        invalidationFailures.inc();
+        log.warn(
+          { err: String(err) },
+          "token invalidation not published; other gateways expire it from their cache",
+        );
+      });
     },
   };
   // 64 KiB of headers: a wallet query may name 1,000 user ids of 50 characters in its URL.

@@ -7,6 +7,7 @@ import { issueToken } from "../auth";
 import type { GatewayContext } from "../context";
 import { httpError, parseOr400 } from "../http-errors";
 import { json, registry, withErrors } from "../openapi";
+import { PageQuery, pageEnvelope, pageLinks } from "../pagination";
 import { guard } from "../permissions";
 
 /** Partners (payers and wallet authorities): created by the admin, each with a token and an HMAC secret. */
@@ -40,11 +41,23 @@ export function partnerRoutes(ctx: GatewayContext): Router {
     res.status(201).json({ id: body.id, name: body.name ?? body.id, token, signing_secret: secret });
   });
 
-  router.get("/v1/partners", guard("partners.manage"), async (_req, res) => {
-    const { rows } = await ctx.pool.query(
-      "SELECT id, name, created_at FROM partners ORDER BY id LIMIT 10000",
+  router.get("/v1/partners", guard("partners.manage"), async (req, res) => {
+    const page = parseOr400(PageQuery, req.query, "query");
+    const { rows } = await ctx.pool.query<{
+      total: string;
+      id: string | null;
+      name: string;
+      created_at: Date;
+    }>(
+      `SELECT (SELECT count(*) FROM partners) AS total, p.*
+         FROM (SELECT 1) one
+         LEFT JOIN LATERAL (SELECT id, name, created_at FROM partners ORDER BY id LIMIT $1 OFFSET $2) p ON true`,
+      [page.page_size, (page.page - 1) * page.page_size],
     );
-    res.json(rows.map((r) => ({ id: r.id, name: r.name, created_at: r.created_at.toISOString() })));
+    const results = rows
+      .filter((r) => r.id !== null)
+      .map((r) => ({ id: r.id, name: r.name, created_at: r.created_at.toISOString() }));
+    res.json({ ...pageLinks(req, page, Number(rows[0]?.total ?? 0), ctx.config.PUBLIC_URL), results });
   });
 
   router.post("/v1/partners/:id/tokens", guard("partners.manage"), async (req, res) => {
@@ -89,9 +102,10 @@ registry.registerPath({
 registry.registerPath({
   method: "get",
   path: "/v1/partners",
-  summary: "List partners (admin)",
+  summary: "List partners (admin), a page at a time, ordered by id",
   tags: ["partners"],
-  responses: withErrors({ 200: json(z.array(Partner), "Partners") }, [401, 403]),
+  request: { query: PageQuery },
+  responses: withErrors({ 200: json(pageEnvelope(Partner), "A page of partners") }, [400, 401, 403]),
 });
 registry.registerPath({
   method: "post",
