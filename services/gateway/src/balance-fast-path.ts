@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { redisKeys } from "@points/shared";
+import { decodeCachedBalance, redisKeys } from "@points/shared";
 import type { Principal } from "./auth";
 import type { GatewayContext } from "./context";
 import { denial } from "./permissions";
@@ -39,8 +39,9 @@ export function balanceFastPath(ctx: GatewayContext, limiter: RateLimiter, obser
 
     async function answerFromCache(key: string, principal: Principal): Promise<boolean> {
       const cached = await ctx.redis.get(key);
-      if (!cached || limiter.take(principal) !== null) return false;
-      const body = cached.slice(cached.indexOf(":") + 1);
+      const hit = cached ? decodeCachedBalance(cached) : null;
+      if (!hit || limiter.take(principal) !== null) return false;
+      const body = hit.json;
       res.writeHead(200, {
         "content-type": "application/json; charset=utf-8",
         "content-length": Buffer.byteLength(body),

@@ -1,4 +1,10 @@
-import { type LedgerCommand, type LedgerOutcome, LedgerOutcome as OutcomeSchema } from "@points/shared";
+import {
+  type LedgerCommand,
+  type LedgerOutcome,
+  LedgerOutcome as OutcomeSchema,
+  TimeoutError,
+  withTimeout,
+} from "@points/shared";
 import type { Pool } from "@points/shared/db";
 import { sendAll } from "@points/shared/kafka";
 import type { Redis } from "ioredis";
@@ -166,25 +172,7 @@ export class CommandBus {
   }
 }
 
-class TimeoutError extends Error {}
-
 /** kafkajs refuses before sending anything when the producer is not connected. */
 function neverLeft(err: unknown): boolean {
   return err instanceof Error && /producer is disconnected/.test(err.message);
-}
-
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new TimeoutError(`timed out after ${ms} ms`)), ms);
-    promise.then(
-      (v) => {
-        clearTimeout(timer);
-        resolve(v);
-      },
-      (e) => {
-        clearTimeout(timer);
-        reject(e);
-      },
-    );
-  });
 }

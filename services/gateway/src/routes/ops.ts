@@ -1,3 +1,4 @@
+import { withTimeout } from "@points/shared";
 import { type NextFunction, type Request, type Response, Router } from "express";
 import swaggerUi from "swagger-ui-express";
 import { z } from "zod";
@@ -48,10 +49,6 @@ function refuseDotSegments(req: Request, _res: Response, next: NextFunction): vo
   const path = req.originalUrl.split("?")[0] ?? "";
   if (DOT_SEGMENT.test(path)) throw httpError("not_found", "no docs page at this path");
   next();
-}
-
-function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
-  return Promise.race([p, new Promise<T>((_, reject) => setTimeout(() => reject(new Error("timeout")), ms))]);
 }
 
 registry.registerPath({

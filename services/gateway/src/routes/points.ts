@@ -1,6 +1,7 @@
 import {
   BALANCE_CACHE_TTL_S,
   BALANCE_SET_LUA,
+  decodeCachedBalance,
   earnTimestampProblem,
   PartnerId,
   PositivePoints,
@@ -89,7 +90,8 @@ export function pointsRoutes(ctx: GatewayContext): Router {
 /** Redis first; on a miss (or Redis down) one consistent Postgres read, then fill the cache. */
 async function readBalance(ctx: GatewayContext, key: string, userId: string): Promise<string> {
   const cached = await ctx.redis.get(key).catch(() => null);
-  if (cached) return cached.slice(cached.indexOf(":") + 1);
+  const hit = cached ? decodeCachedBalance(cached) : null;
+  if (hit) return hit.json;
   const { rows } = await ctx.pool.query<{ seq: string; body: string }>(
     `SELECT coalesce(a.seq, 0) AS seq,
             (SELECT '{' || coalesce(string_agg(to_json(p.payer)::text || ':' || p.available, ',' ORDER BY p.first_seen), '') || '}'
