@@ -1,3 +1,9 @@
+/**
+ * Where every request enters: the GET balance fast path (balance-fast-path.ts) for the hot read,
+ * else the express app. The app's order: metrics, public routes, authentication, rate limit, JSON
+ * body rules, the routes, then the one error handler.
+ */
+
 import type { IncomingMessage, RequestListener, ServerResponse } from "node:http";
 import express, { type NextFunction, type Request, type Response } from "express";
 import { Histogram } from "prom-client";
@@ -12,11 +18,6 @@ import { partnerRoutes } from "./routes/partners";
 import { pointsRoutes } from "./routes/points";
 import { walletRoutes } from "./routes/wallet";
 
-/**
- * Where every request enters: the GET balance fast path (balance-fast-path.ts) for the hot read,
- * else the express app. The app's order: metrics, public routes, authentication, rate limit, JSON
- * body rules, the routes, then the one error handler.
- */
 export const BODY_BYTES_MAX = 1024 * 1024;
 export const MEMBERS_BODY_BYTES_MAX = 16 * 1024 * 1024;
 const PUBLIC_PATHS = /^\/(health|metrics|openapi\.json|docs)(\/|$)/;

@@ -1,3 +1,10 @@
+/**
+ * Sends commands to `ledger.commands` and waits for their outcomes. Produces are coalesced:
+ * every command queued in the same event-loop turn goes out in one `send` (kafkajs has no
+ * linger). Outcomes come back on this instance's Redis reply channel; if none arrives in time,
+ * Postgres (the ledger's commands table) is asked once before answering 202.
+ */
+
 import {
   type LedgerCommand,
   type LedgerOutcome,
@@ -11,12 +18,6 @@ import type { Redis } from "ioredis";
 import type { Producer } from "kafkajs";
 import { httpError } from "./http-errors";
 
-/**
- * Sends commands to `ledger.commands` and waits for their outcomes. Produces are coalesced:
- * every command queued in the same event-loop turn goes out in one `send` (kafkajs has no
- * linger). Outcomes come back on this instance's Redis reply channel; if none arrives in time,
- * Postgres (the ledger's commands table) is asked once before answering 202.
- */
 const PRODUCE_TIMEOUT_MS = 5_000;
 const PRODUCE_BATCH_MAX = 1_000;
 

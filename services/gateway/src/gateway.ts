@@ -1,3 +1,5 @@
+/** Wires the gateway's dependencies and starts listening. Used by main.ts and by tests. */
+
 import { randomBytes } from "node:crypto";
 import { once } from "node:events";
 import { createServer, type Server } from "node:http";
@@ -13,7 +15,6 @@ import { Authenticator } from "./auth";
 import { CommandBus } from "./command-bus";
 import type { GatewayContext } from "./context";
 
-/** Wires the gateway's dependencies and starts listening. Used by main.ts and by tests. */
 export interface RunningGateway {
   url: string;
   port: number;

@@ -1,10 +1,11 @@
-import { OpenAPIRegistry, OpenApiGeneratorV31, type RouteConfig } from "@asteasolutions/zod-to-openapi";
-import { z } from "zod";
-
 /**
  * The OpenAPI 3.1 document is generated from the same zod schemas that validate requests:
  * each route module registers its paths next to its handlers, so docs cannot drift from code.
  */
+
+import { OpenAPIRegistry, OpenApiGeneratorV31, type RouteConfig } from "@asteasolutions/zod-to-openapi";
+import { z } from "zod";
+
 export const registry = new OpenAPIRegistry();
 
 registry.registerComponent("securitySchemes", "bearer", { type: "http", scheme: "bearer" });

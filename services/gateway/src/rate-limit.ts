@@ -1,13 +1,14 @@
-import type { NextFunction, Request, Response } from "express";
-import { type Principal, principalName } from "./auth";
-import { httpError } from "./http-errors";
-
 /**
  * Per-token token bucket, per gateway instance (N instances allow N times the rate; documented).
  * The admin token is not limited. The buckets are kept least recently used first, so dropping
  * idle ones (and, past BUCKETS_MAX, the least recently used) looks only at the front, a few
  * buckets per request: no request ever pays for a sweep of all of them.
  */
+
+import type { NextFunction, Request, Response } from "express";
+import { type Principal, principalName } from "./auth";
+import { httpError } from "./http-errors";
+
 const IDLE_BUCKET_MS = 60_000;
 export const BUCKETS_MAX = 200_000;
 const EVICTIONS_PER_TAKE_MAX = 8;

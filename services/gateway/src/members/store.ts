@@ -1,12 +1,13 @@
-import type { Pool, PoolClient } from "@points/shared/db";
-import { httpError } from "../http-errors";
-import type { ListQuery, Member, MemberInput, OrderField } from "./schema";
-
 /**
  * The members table. Postgres decides the refusals: the entries foreign key (ON DELETE/UPDATE
  * RESTRICT) refuses to delete or rename a member with ledger entries, even against a ledger
  * writing at the same moment, and the primary key refuses a rename onto a taken id.
  */
+
+import type { Pool, PoolClient } from "@points/shared/db";
+import { httpError } from "../http-errors";
+import type { ListQuery, Member, MemberInput, OrderField } from "./schema";
+
 export type MemberRow = Omit<Member, "url">;
 type Db = Pool | PoolClient;
 

@@ -1,3 +1,5 @@
+/** GET /v1/commands/{id}: the outcome of a command answered with 202. Callers see their own. */
+
 import { isStorableText } from "@points/shared";
 import { Router } from "express";
 import { z } from "zod";
@@ -7,7 +9,6 @@ import { httpError, parseOr400 } from "../http-errors";
 import { json, registry, withErrors } from "../openapi";
 import { authorize } from "../permissions";
 
-/** GET /v1/commands/{id}: the outcome of a command answered with 202. Callers see their own. */
 const Params = z.object({
   id: z.string().min(1).max(128).refine(isStorableText, "must be valid Unicode text without NUL characters"),
 });

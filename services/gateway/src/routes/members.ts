@@ -1,3 +1,9 @@
+/**
+ * The member register: plain CRUD in Postgres, served by the gateway directly (no Kafka). The
+ * routes parse, authorise and shape answers; SQL lives in members/store.ts, and the OpenAPI
+ * description of every route in members/openapi.ts.
+ */
+
 import { redisKeys } from "@points/shared";
 import type { PoolClient } from "@points/shared/db";
 import { type Request, type Response, Router } from "express";
@@ -21,11 +27,6 @@ import { baseUrl, pageLinks } from "../pagination";
 import { authorize, guard, principalOf } from "../permissions";
 import "../members/openapi";
 
-/**
- * The member register: plain CRUD in Postgres, served by the gateway directly (no Kafka). The
- * routes parse, authorise and shape answers; SQL lives in members/store.ts, and the OpenAPI
- * description of every route in members/openapi.ts.
- */
 const LIST_ALLOW = "GET, HEAD, POST, OPTIONS";
 const ONE_ALLOW = "GET, HEAD, PUT, PATCH, DELETE, OPTIONS";
 

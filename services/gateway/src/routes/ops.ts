@@ -1,3 +1,5 @@
+/** Health, metrics and docs: public, never rate limited. */
+
 import { withTimeout } from "@points/shared";
 import { type NextFunction, type Request, type Response, Router } from "express";
 import swaggerUi from "swagger-ui-express";
@@ -6,7 +8,6 @@ import type { GatewayContext } from "../context";
 import { httpError } from "../http-errors";
 import { buildDocument, json, registry } from "../openapi";
 
-/** Health, metrics and docs: public, never rate limited. */
 const HEALTH_CHECK_TIMEOUT_MS = 1_500;
 
 export function opsRoutes(ctx: GatewayContext): Router {

@@ -1,3 +1,5 @@
+/** Partners (payers and wallet authorities): created by the admin, each with a token and an HMAC secret. */
+
 import { randomBytes } from "node:crypto";
 import { isStorableText, PartnerId } from "@points/shared";
 import { inTransaction } from "@points/shared/db";
@@ -10,7 +12,6 @@ import { json, registry, withErrors } from "../openapi";
 import { PageQuery, pageEnvelope, pageLinks } from "../pagination";
 import { guard } from "../permissions";
 
-/** Partners (payers and wallet authorities): created by the admin, each with a token and an HMAC secret. */
 const RESERVED_IDS = new Set(["admin", "member"]);
 export const CreatePartnerBody = z.strictObject({
   id: PartnerId.refine((id) => !RESERVED_IDS.has(id.toLowerCase()), "is reserved"),

@@ -1,3 +1,5 @@
+/** The Fetch-style points API: transactions, spend, balance, entries. */
+
 import {
   BALANCE_CACHE_TTL_S,
   BALANCE_SET_LUA,
@@ -23,7 +25,6 @@ import { authorize } from "../permissions";
 import { submitCommand } from "../submit";
 import { requirePartner } from "./partners";
 
-/** The Fetch-style points API: transactions, spend, balance, entries. */
 export const TransactionBody = z.strictObject({
   payer: PartnerId,
   points: SignedPoints,

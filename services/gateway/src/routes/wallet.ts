@@ -1,3 +1,9 @@
+/**
+ * Wallet API for partner applications ("authorities"): entries, wallets, inventory, use item.
+ * Changes go through the ledger like every points change; reads come from Postgres, narrowed
+ * to what the caller may see (scopeOf).
+ */
+
 import { renderEntry, stringifyJson } from "@points/shared";
 import { type EntryRow, entryFromRow } from "@points/shared/db";
 import { type Request, Router } from "express";
@@ -19,11 +25,6 @@ import { inventoryPage, itemOwner, walletTotals } from "../wallet/store";
 import { requirePartner } from "./partners";
 import "../wallet/openapi";
 
-/**
- * Wallet API for partner applications ("authorities"): entries, wallets, inventory, use item.
- * Changes go through the ledger like every points change; reads come from Postgres, narrowed
- * to what the caller may see (scopeOf).
- */
 export function walletRoutes(ctx: GatewayContext): Router {
   const router = Router();
 
