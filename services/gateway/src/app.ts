@@ -14,7 +14,7 @@ import { RateLimiter, rateLimit, rateLimited } from "./rate-limit";
 import { commandRoutes } from "./routes/commands";
 import { memberRoutes } from "./routes/members";
 import { opsRoutes } from "./routes/ops";
-import { partnerRoutes } from "./routes/partners";
+import { partnerRoutes } from "./routes/partners/routes";
 import { pointsRoutes } from "./routes/points";
 import { walletRoutes } from "./routes/wallet";
 

@@ -1,6 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type MembersHarness, memberBody, memberPath, startMembersHarness } from "../members/fixtures";
-import type { TestApp } from "../test-app";
+import {
+  type MembersHarness,
+  memberBody,
+  memberPath,
+  startMembersHarness,
+} from "../members/members.test-support";
+import type { TestApp } from "../test-app.test-support";
 
 /**
  * Contract section 5 for the register: create/upsert/bulk for admin and partners; list, update,

@@ -23,7 +23,7 @@ import { AsyncHeaders, CommandAccepted, json, registry, withErrors } from "../op
 import { PageQuery, pageEnvelope, pageLinks } from "../pagination";
 import { authorize } from "../permissions";
 import { submitCommand } from "../submit";
-import { requirePartner } from "./partners";
+import { requirePartner } from "./partners/store";
 
 export const TransactionBody = z.strictObject({
   payer: PartnerId,
@@ -46,7 +46,7 @@ export function pointsRoutes(ctx: GatewayContext): Router {
       throw httpError("validation_failed", "invalid request body", { fields: { timestamp: [ahead] } });
     }
     const p = authorize(req, "points.transaction", { userId, payer: body.payer });
-    await requirePartner(ctx, body.payer);
+    await requirePartner(ctx.pool, body.payer);
     await submitCommand(ctx, req, res, {
       type: "earn",
       user_id: userId,

@@ -22,7 +22,7 @@ import {
   WalletsQuery,
 } from "../wallet/schema";
 import { inventoryPage, itemOwner, walletTotals } from "../wallet/store";
-import { requirePartner } from "./partners";
+import { requirePartner } from "./partners/store";
 import "../wallet/openapi";
 
 export function walletRoutes(ctx: GatewayContext): Router {
@@ -101,7 +101,7 @@ async function earnCommand(ctx: GatewayContext, p: Principal, body: CreateEntryB
     });
   }
   const payer = body.payer ?? p.id;
-  await requirePartner(ctx, payer);
+  await requirePartner(ctx.pool, payer);
   return {
     type: "earn",
     user_id: body.user_id,
