@@ -15,7 +15,7 @@ import { commandRoutes } from "./routes/commands";
 import { memberRoutes } from "./routes/members";
 import { opsRoutes } from "./routes/ops";
 import { partnerRoutes } from "./routes/partners/routes";
-import { pointsRoutes } from "./routes/points";
+import { pointsRoutes } from "./routes/points/routes";
 import { walletRoutes } from "./routes/wallet";
 
 export const BODY_BYTES_MAX = 1024 * 1024;

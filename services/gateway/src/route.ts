@@ -10,7 +10,7 @@ import type { Request, Response, Router } from "express";
 import type { z } from "zod";
 import { parseOr400 } from "./http-errors";
 import { registry, withErrors } from "./openapi";
-import { type Action, guard } from "./permissions";
+import { type Action, authorize, guard, type Target } from "./permissions";
 
 type Method = "get" | "post" | "put" | "patch" | "delete";
 type Schema = z.ZodType;
@@ -32,9 +32,14 @@ export interface RouteSpec<
   path: string;
   summary: string;
   tags: string[];
-  /** Checked before any input is parsed (routes whose permission depends on the input check it in handle). */
-  permission?: Action;
+  /**
+   * An action alone is checked before any input is parsed; with a target, right after the path
+   * params are parsed (routes whose permission depends on the body check it in handle).
+   */
+  permission?: Action | { action: Action; target: (params: Parsed<P>) => Target };
   params?: P;
+  /** Request headers, for the document only (handlers read them themselves). */
+  headers?: z.ZodObject;
   query?: Q;
   body?: B;
   /** Success answers (status -> json(...)); the error statuses get the one envelope. */
@@ -68,15 +73,19 @@ export function mount(router: Router, routes: AnyRoute[]): Router {
       tags: spec.tags,
       request: {
         ...(spec.params ? { params: spec.params } : {}),
+        ...(spec.headers ? { headers: spec.headers } : {}),
         ...(spec.query ? { query: spec.query } : {}),
         ...(spec.body ? { body: { content: { "application/json": { schema: spec.body } } } } : {}),
       },
       responses: withErrors(spec.responses, spec.errors),
     });
-    const checks = spec.permission ? [guard(spec.permission)] : [];
+    const permission = spec.permission;
+    const checks = typeof permission === "string" ? [guard(permission)] : [];
     router[spec.method](expressPath(spec.path), ...checks, async (req: Request, res: Response) => {
+      const params = spec.params ? parseOr400(spec.params, req.params, "path") : undefined;
+      if (typeof permission === "object") authorize(req, permission.action, permission.target(params));
       const input = {
-        params: spec.params ? parseOr400(spec.params, req.params, "path") : undefined,
+        params,
         query: spec.query ? parseOr400(spec.query, req.query, "query") : undefined,
         body: spec.body ? parseOr400(spec.body, req.body) : undefined,
       };
