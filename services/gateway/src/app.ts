@@ -11,7 +11,7 @@ import { balanceFastPath, type Observe } from "./balance-fast-path";
 import type { GatewayContext } from "./context";
 import { errorHandler, HttpError, httpError } from "./http-errors";
 import { RateLimiter, rateLimit, rateLimited } from "./rate-limit";
-import { commandRoutes } from "./routes/commands";
+import { commandRoutes } from "./routes/commands/routes";
 import { memberRoutes } from "./routes/members";
 import { opsRoutes } from "./routes/ops";
 import { partnerRoutes } from "./routes/partners/routes";

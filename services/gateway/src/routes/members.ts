@@ -32,8 +32,18 @@ const ONE_ALLOW = "GET, HEAD, PUT, PATCH, DELETE, OPTIONS";
 
 export function memberRoutes(ctx: GatewayContext): Router {
   const router = Router();
-  const present = (req: Request, row: MemberRow): Member => ({ ...row, url: memberUrl(ctx, req, row) });
+  listRoutes(ctx, router);
+  oneMemberRoutes(ctx, router);
+  return router;
+}
 
+const presenter =
+  (ctx: GatewayContext) =>
+  (req: Request, row: MemberRow): Member => ({ ...row, url: memberUrl(ctx, req, row) });
+
+/** /v1/members: list, upsert (one or bulk), field metadata. */
+function listRoutes(ctx: GatewayContext, router: Router): void {
+  const present = presenter(ctx);
   router.get("/v1/members", guard("members.manage"), async (req, res) => {
     const query = parseOr400(ListQuery, withoutEmpty(req.query), "query");
     const { count, rows } = await listMembers(ctx.pool, query);
@@ -59,7 +69,11 @@ export function memberRoutes(ctx: GatewayContext): Router {
     res.setHeader("Allow", LIST_ALLOW);
     res.json(optionsBody("Member List", "POST"));
   });
+}
 
+/** /v1/members/{loyalty_id}: read, replace, change, delete, field metadata, token. */
+function oneMemberRoutes(ctx: GatewayContext, router: Router): void {
+  const present = presenter(ctx);
   router.get("/v1/members/:loyalty_id", async (req, res) => {
     const { loyalty_id } = parseOr400(MemberParams, req.params, "path");
     authorize(req, "members.read", { userId: loyalty_id });
@@ -122,8 +136,6 @@ export function memberRoutes(ctx: GatewayContext): Router {
       await Promise.all([ctx.invalidateTokens(), forgetBalance(ctx, loyalty_id)]);
     sendWrite(res, result);
   }
-
-  return router;
 }
 
 /** A partner's upsert creates members and replaces only those it created (contract section 2). */
