@@ -13,7 +13,7 @@
 import { performance } from "node:perf_hooks";
 import pg from "pg";
 import { migrate } from "../packages/shared/src/db/migrate";
-import { startTestApp, type TestApp } from "../services/gateway/src/test-app";
+import { startTestApp, type TestApp } from "../services/gateway/src/test-app.test-support";
 
 const DATABASE = "points_bench_members";
 const MEMBERS_TOTAL = Number(process.env.BENCH_MEMBERS ?? 100_000);

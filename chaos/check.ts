@@ -1,3 +1,4 @@
+import { decodeCachedBalance } from "@points/shared";
 import type { Pool } from "@points/shared/db";
 import { Redis } from "ioredis";
 import type { Kafka } from "kafkajs";
@@ -382,8 +383,7 @@ async function checkCache(
         if (value == null) return; // expired meanwhile
         checked += 1;
         const userId = key.slice(prefix.length);
-        const seq = Number(value.slice(0, value.indexOf(":")));
-        const body = value.slice(value.indexOf(":") + 1);
+        const { seq, json: body } = decodeCachedBalance(value) ?? { seq: Number.NaN, json: value };
         const storedSeq = snap.accounts.get(userId)?.seq ?? 0;
         const replay = replays.get(userId);
         const expected = replay ? modelBalanceJson(replay.book) : "{}";

@@ -144,6 +144,7 @@ export class Transport {
     ) {
       await sleep(Math.min(delay, Math.max(0, deadline - Date.now())));
       const status = await this.request({ method: "GET", path: location, schema: CommandStatus });
+      if (status.status === "failed") return neverApplied(id);
       if (status.status !== "pending" && status.response) {
         return { status: status.response.status, body: status.response.body, headers: new Headers() };
       }
@@ -156,6 +157,19 @@ export class Transport {
       { commandId: id },
     );
   }
+}
+
+/**
+ * A 202 whose command ended "failed" is the answer the gateway would have given had it known in
+ * time: 503, nothing applied. Calling again with the same idempotencyKey sends it again.
+ */
+function neverApplied(commandId: string): Answer {
+  const message = `command ${commandId} never reached the ledger; nothing was applied`;
+  return {
+    status: STATUS_UNAVAILABLE,
+    body: { error: { code: "unavailable", message } },
+    headers: new Headers(),
+  };
 }
 
 function readAnswer<T>(answer: Answer, spec: RequestSpec<T>): T {

@@ -67,7 +67,8 @@ export type UpsertResult = z.infer<typeof UpsertResult>;
 
 export const CommandStatus = z.object({
   id: z.string(),
-  status: z.enum(["pending", "applied", "rejected"]),
+  /** failed: the command never reached the ledger (its send to Kafka failed); nothing was applied. */
+  status: z.enum(["pending", "applied", "rejected", "failed"]),
   response: z.object({ status: z.number().int(), body: z.unknown() }).optional(),
 });
 export type CommandStatus = z.infer<typeof CommandStatus>;

@@ -4,3 +4,4 @@ export * from "./errors";
 export * from "./json";
 export * from "./messages/index";
 export * from "./redis-keys";
+export * from "./with-timeout";

@@ -24,3 +24,17 @@ end
 redis.call('SET', KEYS[1], ARGV[1] .. ':' .. ARGV[2], 'EX', tonumber(ARGV[3]))
 return 1
 `;
+
+/** A cached balance as stored under redisKeys().balance: "<seq>:<balance json>". */
+export interface CachedBalance {
+  seq: number;
+  json: string;
+}
+
+/** The one reader of the cached-balance format (the writer is BALANCE_SET_LUA); null if malformed. */
+export function decodeCachedBalance(value: string): CachedBalance | null {
+  const colon = value.indexOf(":");
+  const seq = Number(value.slice(0, colon));
+  if (colon <= 0 || !Number.isSafeInteger(seq)) return null;
+  return { seq, json: value.slice(colon + 1) };
+}

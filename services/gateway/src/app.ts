@@ -1,3 +1,9 @@
+/**
+ * Where every request enters: the GET balance fast path (balance-fast-path.ts) for the hot read,
+ * else the express app. The app's order: metrics, public routes, authentication, rate limit, JSON
+ * body rules, the routes, then the one error handler.
+ */
+
 import type { IncomingMessage, RequestListener, ServerResponse } from "node:http";
 import express, { type NextFunction, type Request, type Response } from "express";
 import { Histogram } from "prom-client";
@@ -5,20 +11,15 @@ import { balanceFastPath, type Observe } from "./balance-fast-path";
 import type { GatewayContext } from "./context";
 import { errorHandler, HttpError, httpError } from "./http-errors";
 import { RateLimiter, rateLimit, rateLimited } from "./rate-limit";
-import { commandRoutes } from "./routes/commands";
+import { commandRoutes } from "./routes/commands/routes";
 import { consoleRoutes } from "./routes/console";
 import { deadLetterRoutes } from "./routes/dead-letters";
 import { memberRoutes } from "./routes/members";
 import { opsRoutes } from "./routes/ops";
-import { partnerRoutes } from "./routes/partners";
-import { pointsRoutes } from "./routes/points";
+import { partnerRoutes } from "./routes/partners/routes";
+import { pointsRoutes } from "./routes/points/routes";
 import { walletRoutes } from "./routes/wallet";
 
-/**
- * Where every request enters: the GET balance fast path (balance-fast-path.ts) for the hot read,
- * else the express app. The app's order: metrics, public routes, authentication, rate limit, JSON
- * body rules, the routes, then the one error handler.
- */
 export const BODY_BYTES_MAX = 1024 * 1024;
 export const MEMBERS_BODY_BYTES_MAX = 16 * 1024 * 1024;
 const PUBLIC_PATHS = /^\/(health|metrics|openapi\.json|docs)(\/|$)/;
@@ -49,6 +50,7 @@ function expressApp(ctx: GatewayContext, limiter: RateLimiter, observe: Observe)
   app.use(rateLimit(limiter));
   app.use(jsonOnly);
   app.use(jsonBodies());
+  app.use(optionsOnlyWhereDeclared);
   app.use(partnerRoutes(ctx));
   app.use(memberRoutes(ctx));
   app.use(pointsRoutes(ctx));
@@ -87,6 +89,19 @@ function jsonBodies() {
   const normal = express.json({ limit: BODY_BYTES_MAX });
   return (req: Request, res: Response, next: NextFunction) =>
     (req.method === "POST" && /^\/v1\/members\/?$/.test(req.path) ? bulk : normal)(req, res, next);
+}
+
+/**
+ * OPTIONS is a route of the member register only (field metadata). Elsewhere express would answer
+ * it itself with a text/plain Allow list; here it is the same JSON 404 as any other method a
+ * path does not have.
+ */
+const OPTIONS_PATHS = /^\/v1\/members(\/[^/]+)?\/?$/;
+function optionsOnlyWhereDeclared(req: Request, _res: Response, next: NextFunction) {
+  if (req.method === "OPTIONS" && !OPTIONS_PATHS.test(req.path)) {
+    throw httpError("not_found", `no route for OPTIONS ${req.path}`);
+  }
+  next();
 }
 
 /** Bodies must be JSON: anything else is 415, before a byte is parsed. */

@@ -1,11 +1,12 @@
-import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
-import type { Pool } from "@points/shared/db";
-
 /**
  * Bearer tokens: random, shown once, stored only as SHA-256. Lookups go through an in-process
  * cache so a request does not hit Postgres to authenticate; issuing a token clears the caches of
  * every gateway through a Redis message (see app wiring), and entries expire anyway.
  */
+
+import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
+import type { Pool } from "@points/shared/db";
+
 export type Principal =
   | { role: "admin"; id: "admin" }
   | { role: "partner"; id: string }

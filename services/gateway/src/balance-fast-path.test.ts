@@ -2,9 +2,9 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { redisKeys } from "@points/shared";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { balanceFastPath } from "./balance-fast-path";
-import { memberBody, startMembersHarness } from "./members/fixtures";
+import { memberBody, startMembersHarness } from "./members/members.test-support";
 import { RateLimiter } from "./rate-limit";
-import type { TestApp } from "./test-app";
+import type { TestApp } from "./test-app.test-support";
 
 /**
  * The fast path answers only the happy path and leaves every other request, untouched, to the

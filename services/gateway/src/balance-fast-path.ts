@@ -1,10 +1,3 @@
-import type { IncomingMessage, ServerResponse } from "node:http";
-import { redisKeys } from "@points/shared";
-import type { Principal } from "./auth";
-import type { GatewayContext } from "./context";
-import { denial } from "./permissions";
-import type { RateLimiter } from "./rate-limit";
-
 /**
  * The hottest read, `GET /v1/users/{id}/balance`, answered without express when every step is on
  * the happy path: a plain user id in the URL, no body, a token known without Postgres, a
@@ -14,6 +7,14 @@ import type { RateLimiter } from "./rate-limit";
  * Why: express routing and its request/response decoration cost more CPU than the read itself
  * (bench/results/profiles.md); this path answers the same bytes for a fraction.
  */
+
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { decodeCachedBalance, redisKeys } from "@points/shared";
+import type { Principal } from "./auth";
+import type { GatewayContext } from "./context";
+import { denial } from "./permissions";
+import type { RateLimiter } from "./rate-limit";
+
 export const BALANCE_ROUTE = "/v1/users/:userId/balance";
 // Only unreserved URL characters (RFC 3986): the id needs no decoding and is always a valid UserId.
 const BALANCE_URL = /^\/v1\/users\/([A-Za-z0-9._~-]{1,50})\/balance$/;
@@ -39,8 +40,9 @@ export function balanceFastPath(ctx: GatewayContext, limiter: RateLimiter, obser
 
     async function answerFromCache(key: string, principal: Principal): Promise<boolean> {
       const cached = await ctx.redis.get(key);
-      if (!cached || limiter.take(principal) !== null) return false;
-      const body = cached.slice(cached.indexOf(":") + 1);
+      const hit = cached ? decodeCachedBalance(cached) : null;
+      if (!hit || limiter.take(principal) !== null) return false;
+      const body = hit.json;
       res.writeHead(200, {
         "content-type": "application/json; charset=utf-8",
         "content-length": Buffer.byteLength(body),

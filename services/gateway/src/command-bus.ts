@@ -1,26 +1,39 @@
-import { type LedgerCommand, type LedgerOutcome, LedgerOutcome as OutcomeSchema } from "@points/shared";
-import type { Pool } from "@points/shared/db";
-import { sendAll } from "@points/shared/kafka";
-import type { Redis } from "ioredis";
-import type { Producer } from "kafkajs";
-import { httpError } from "./http-errors";
-
 /**
  * Sends commands to `ledger.commands` and waits for their outcomes. Produces are coalesced:
  * every command queued in the same event-loop turn goes out in one `send` (kafkajs has no
  * linger). Outcomes come back on this instance's Redis reply channel; if none arrives in time,
  * Postgres (the ledger's commands table) is asked once before answering 202.
  */
+
+import {
+  type LedgerCommand,
+  type LedgerOutcome,
+  LedgerOutcome as OutcomeSchema,
+  TimeoutError,
+  withTimeout,
+} from "@points/shared";
+import type { Pool } from "@points/shared/db";
+import { sendAll } from "@points/shared/kafka";
+import type { Redis } from "ioredis";
+import type { Producer } from "kafkajs";
+import { httpError } from "./http-errors";
+
 const PRODUCE_TIMEOUT_MS = 5_000;
 const PRODUCE_BATCH_MAX = 1_000;
 
-interface Waiter {
-  resolve: (outcome: LedgerOutcome) => void;
-}
+type Waiter = (outcome: LedgerOutcome) => void;
+
+/**
+ * What became of a produce: "sent" (Kafka acknowledged it) or "unknown" (the send did not finish
+ * in time; it may still reach the ledger, and is recorded "failed" if it finally fails). A send
+ * that certainly never left (the producer is not connected) throws 503 instead.
+ */
+export type Produced = "sent" | "unknown";
 
 export class CommandBus {
-  private readonly waiters = new Map<string, Waiter>();
-  private queue: { command: LedgerCommand; done: (err?: unknown) => void }[] = [];
+  // Several requests may wait for one command (concurrent retries with one Idempotency-Key).
+  private readonly waiters = new Map<string, Set<Waiter>>();
+  private queue: { command: LedgerCommand; done: (result: Produced | Error) => void }[] = [];
   private flushScheduled = false;
 
   constructor(
@@ -43,33 +56,40 @@ export class CommandBus {
     } catch {
       return; // not ours to judge; the ledger logs what it sent
     }
-    this.waiters.get(parsed.command_id)?.resolve(parsed);
+    for (const waiter of this.waiters.get(parsed.command_id) ?? []) waiter(parsed);
   }
 
   /**
    * Produces the command and waits up to waitMs for its outcome. Returns null when the ledger
-   * has not answered in time (the caller answers 202). Throws 503 when Kafka refuses it.
+   * has not answered in time or the send's outcome is unknown (the caller answers 202). Throws
+   * 503 when the command certainly was not accepted.
    */
   async send(command: LedgerCommand, waitMs: number): Promise<LedgerOutcome | null> {
     let timer: NodeJS.Timeout | undefined;
+    let waiter: Waiter | undefined;
     const outcome = new Promise<LedgerOutcome | null>((resolve) => {
-      this.waiters.set(command.command_id, { resolve });
+      waiter = resolve;
       timer = setTimeout(() => resolve(null), waitMs);
     });
+    const id = command.command_id;
+    const waiting = this.waiters.get(id) ?? new Set<Waiter>();
+    waiting.add(waiter!);
+    this.waiters.set(id, waiting);
     try {
-      await this.produce(command);
+      if ((await this.produce(command)) === "unknown") return null;
       const result = await outcome;
-      return result ?? (await this.storedOutcome(command.user_id, command.command_id));
+      return result ?? (await this.storedOutcome(command.user_id, id));
     } finally {
       clearTimeout(timer);
-      this.waiters.delete(command.command_id);
+      waiting.delete(waiter!);
+      if (waiting.size === 0 && this.waiters.get(id) === waiting) this.waiters.delete(id);
     }
   }
 
   /** Produces without waiting for the outcome (Prefer: respond-async). */
-  produce(command: LedgerCommand): Promise<void> {
+  produce(command: LedgerCommand): Promise<Produced> {
     return new Promise((resolve, reject) => {
-      this.queue.push({ command, done: (err) => (err ? reject(err) : resolve()) });
+      this.queue.push({ command, done: (r) => (r instanceof Error ? reject(r) : resolve(r)) });
       if (!this.flushScheduled) {
         this.flushScheduled = true;
         setImmediate(() => void this.flush());
@@ -81,22 +101,45 @@ export class CommandBus {
     this.flushScheduled = false;
     while (this.queue.length > 0) {
       const batch = this.queue.splice(0, PRODUCE_BATCH_MAX);
-      try {
-        const messages = batch.map(({ command }) => ({
-          key: command.user_id,
-          value: JSON.stringify(command),
-        }));
-        await withTimeout(sendAll(this.producer, this.commandsTopic, messages), PRODUCE_TIMEOUT_MS);
-        for (const item of batch) item.done();
-      } catch (err) {
-        const unavailable = httpError(
+      const messages = batch.map(({ command }) => ({ key: command.user_id, value: JSON.stringify(command) }));
+      const sending = sendAll(this.producer, this.commandsTopic, messages);
+      const result = await withTimeout(sending, PRODUCE_TIMEOUT_MS).then(
+        () => "sent" as const,
+        (err: unknown) => (err instanceof TimeoutError ? ("unknown" as const) : err),
+      );
+      if (result === "sent") {
+        for (const item of batch) item.done("sent");
+      } else if (result !== "unknown" && neverLeft(result)) {
+        const refused = httpError(
           "unavailable",
           "the command log (Kafka) is unavailable; nothing was applied",
         );
-        for (const item of batch) item.done(unavailable);
-        void err;
+        for (const item of batch) item.done(refused);
+      } else {
+        // The send may still land (kafkajs retries) or may have landed before it failed: the
+        // clients get 202, and a send that finally fails is recorded so polls end "failed".
+        const commands = batch.map((item) => item.command);
+        if (result === "unknown") sending.catch(() => this.recordFailed(commands));
+        else await this.recordFailed(commands);
+        for (const item of batch) item.done("unknown");
       }
     }
+  }
+
+  /** Marks commands whose send failed: they never reached the ledger and never will. */
+  private async recordFailed(commands: LedgerCommand[]): Promise<void> {
+    await this.pool
+      .query(
+        `INSERT INTO command_requests (command_id, user_id, actor, status)
+         SELECT c, u, a, 'failed' FROM unnest($1::text[], $2::text[], $3::text[]) AS t(c, u, a)
+         ON CONFLICT (command_id) DO UPDATE SET status = 'failed'`,
+        [
+          commands.map((c) => c.command_id),
+          commands.map((c) => c.user_id),
+          commands.map((c) => `${c.actor.role}:${c.actor.id}`),
+        ],
+      )
+      .catch(() => {}); // Postgres down as well: the command stays "pending" for its pollers
   }
 
   /** The ledger's recorded outcome, if it has decided the command. */
@@ -130,18 +173,7 @@ export class CommandBus {
   }
 }
 
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms);
-    promise.then(
-      (v) => {
-        clearTimeout(timer);
-        resolve(v);
-      },
-      (e) => {
-        clearTimeout(timer);
-        reject(e);
-      },
-    );
-  });
+/** kafkajs refuses before sending anything when the producer is not connected. */
+function neverLeft(err: unknown): boolean {
+  return err instanceof Error && /producer is disconnected/.test(err.message);
 }

@@ -1,3 +1,5 @@
+/** Wires the gateway's dependencies and starts listening. Used by main.ts and by tests. */
+
 import { randomBytes } from "node:crypto";
 import { once } from "node:events";
 import { createServer, type Server } from "node:http";
@@ -8,13 +10,12 @@ import { createPool } from "@points/shared/db";
 import { createKafka, createProducer, kafkaSasl } from "@points/shared/kafka";
 import type { Logger } from "@points/shared/logger";
 import { Redis } from "ioredis";
-import { collectDefaultMetrics, Registry } from "prom-client";
+import { Counter, collectDefaultMetrics, Registry } from "prom-client";
 import { createApp } from "./app";
 import { Authenticator } from "./auth";
 import { CommandBus } from "./command-bus";
 import type { GatewayContext } from "./context";
 
-/** Wires the gateway's dependencies and starts listening. Used by main.ts and by tests. */
 export interface RunningGateway {
   url: string;
   port: number;
@@ -23,18 +24,7 @@ export interface RunningGateway {
 
 export async function startGateway(config: GatewayConfig, log: Logger): Promise<RunningGateway> {
   const pool = createPool(config.DATABASE_URL, { max: 20, name: "gateway" });
-  // Auto-pipelining sends the GETs of concurrent requests in one write: fewer syscalls per read.
-  const redisOptions = {
-    enableOfflineQueue: false,
-    maxRetriesPerRequest: 1,
-    commandTimeout: 1_000,
-    enableAutoPipelining: true,
-  };
-  const redis = new Redis(config.REDIS_URL, redisOptions);
-  // Pub/sub needs its own connection (ioredis resubscribes after a reconnect). No CLIENT SETINFO
-  // handshake: in ioredis 5.8+ it can race a SUBSCRIBE and fail start-up (ioredis issue #2037).
-  const subscriber = new Redis(config.REDIS_URL, { disableClientInfo: true });
-  for (const r of [redis, subscriber]) r.on("error", () => {});
+  const { redis, subscriber } = redisClients(config.REDIS_URL);
   const kafka = createKafka("gateway", config.KAFKA_BROKERS, log, kafkaSasl(config));
   const producer = createProducer(kafka);
   // The gateway starts and serves reads without Kafka; commands answer 503 until it connects.
@@ -60,34 +50,18 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
   const auth = new Authenticator(pool, config.ADMIN_TOKEN);
   await subscriber.subscribe(keys.authInvalidate);
   subscriber.on("message", (channel: string) => channel === keys.authInvalidate && auth.invalidate());
-  const metrics = new Registry();
-  collectDefaultMetrics({ register: metrics });
   const admin = kafka.admin();
   const adminReady = keepConnecting("kafka admin", () => admin.connect(), log);
-
-  const ctx: GatewayContext = {
+  const ctx = gatewayContext(
     config,
-    pool,
-    redis,
-    bus,
-    auth,
     log,
-    metrics,
-    health: {
-      postgres: async () => void (await pool.query("SELECT 1")),
-      redis: async () => void (await redis.ping()),
+    { pool, redis, bus, auth },
+    {
       kafka: async () => void (await admin.fetchTopicMetadata({ topics: [topics.commands] })),
+      authInvalidate: keys.authInvalidate,
     },
-    invalidateTokens: async () => {
-      auth.invalidate();
-      await redis.publish(keys.authInvalidate, "1").catch(() => {});
-    },
-  };
-  // 64 KiB of headers: a wallet query may name 1,000 user ids of 50 characters in its URL.
-  const server: Server = createServer({ maxHeaderSize: HEADER_BYTES_MAX }, createApp(ctx));
-  server.on("clientError", answerClientError);
-  await new Promise<void>((resolve) => server.listen(config.PORT, resolve));
-  server.keepAliveTimeout = 65_000;
+  );
+  const server = await listen(ctx, config.PORT);
   const port = (server.address() as { port: number }).port;
   log.info({ port, gatewayId }, "gateway listening");
   return {
@@ -106,6 +80,75 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
       await pool.end();
     },
   };
+}
+
+/** What route handlers may use, with the metrics and the token invalidation they share. */
+function gatewayContext(
+  config: GatewayConfig,
+  log: Logger,
+  { pool, redis, bus, auth }: Pick<GatewayContext, "pool" | "redis" | "bus" | "auth">,
+  { kafka, authInvalidate }: { kafka: () => Promise<void>; authInvalidate: string },
+): GatewayContext {
+  const metrics = new Registry();
+  collectDefaultMetrics({ register: metrics });
+  const invalidationFailures = new Counter({
+    name: "gateway_token_invalidation_publish_failures_total",
+    help: "Token replacements other gateways were not told of through Redis (they expire it from their cache)",
+    registers: [metrics],
+  });
+  return {
+    config,
+    pool,
+    redis,
+    bus,
+    auth,
+    log,
+    metrics,
+    health: {
+      postgres: async () => void (await pool.query("SELECT 1")),
+      redis: async () => void (await redis.ping()),
+      kafka,
+    },
+    invalidateTokens: async () => {
+      auth.invalidate();
+      // Other gateways hear of it through Redis. If Redis cannot take the message, they keep a
+      // replaced token for at most the token cache's lifetime (README, Permissions): said in a
+      // log line and a metric, never silently.
+      await redis.publish(authInvalidate, "1").catch((err: unknown) => {
+        invalidationFailures.inc();
+        log.warn(
+          { err: String(err) },
+          "token invalidation not published; other gateways expire it from their cache",
+        );
+      });
+    },
+  };
+}
+
+async function listen(ctx: GatewayContext, port: number): Promise<Server> {
+  // 64 KiB of headers: a wallet query may name 1,000 user ids of 50 characters in its URL.
+  const server: Server = createServer({ maxHeaderSize: HEADER_BYTES_MAX }, createApp(ctx));
+  server.on("clientError", answerClientError);
+  await new Promise<void>((resolve) => server.listen(port, resolve));
+  server.keepAliveTimeout = KEEP_ALIVE_MS;
+  return server;
+}
+const KEEP_ALIVE_MS = 65_000;
+
+/** The command connection and the pub/sub one. */
+function redisClients(url: string): { redis: Redis; subscriber: Redis } {
+  // Auto-pipelining sends the GETs of concurrent requests in one write: fewer syscalls per read.
+  const redis = new Redis(url, {
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 1,
+    commandTimeout: 1_000,
+    enableAutoPipelining: true,
+  });
+  // Pub/sub needs its own connection (ioredis resubscribes after a reconnect). No CLIENT SETINFO
+  // handshake: in ioredis 5.8+ it can race a SUBSCRIBE and fail start-up (ioredis issue #2037).
+  const subscriber = new Redis(url, { disableClientInfo: true });
+  for (const r of [redis, subscriber]) r.on("error", () => {});
+  return { redis, subscriber };
 }
 
 const CONNECT_RETRY_MS = 2_000;

@@ -1,11 +1,12 @@
-import { type ApiErrorBody, type ErrorCode, httpStatusOf } from "@points/shared";
-import type { NextFunction, Request, Response } from "express";
-import type { z } from "zod";
-
 /**
  * The gateway's one error path: handlers throw HttpError (or let zod/body-parser errors through)
  * and errorHandler renders the contract's envelope. No stack trace ever reaches a client.
  */
+
+import { type ApiErrorBody, type ErrorCode, httpStatusOf } from "@points/shared";
+import type { NextFunction, Request, Response } from "express";
+import type { z } from "zod";
+
 export class HttpError extends Error {
   constructor(
     readonly body: ApiErrorBody,

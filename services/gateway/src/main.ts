@@ -1,14 +1,15 @@
+/**
+ * The gateway process. With GATEWAY_WORKERS > 1 the primary forks that many workers sharing the
+ * port (node:cluster), restarts one that dies, and stops them all on SIGTERM/SIGINT. Each worker
+ * is a full gateway instance with its own reply channel.
+ */
+
 import cluster from "node:cluster";
 import { GatewayConfig, loadConfigOrExit } from "@points/shared";
 import { createLogger, type Logger } from "@points/shared/logger";
 import { onStopSignal, runService } from "@points/shared/service";
 import { startGateway } from "./gateway";
 
-/**
- * The gateway process. With GATEWAY_WORKERS > 1 the primary forks that many workers sharing the
- * port (node:cluster), restarts one that dies, and stops them all on SIGTERM/SIGINT. Each worker
- * is a full gateway instance with its own reply channel.
- */
 const WORKER_STOP_GRACE_MS = 15_000;
 const config = loadConfigOrExit(GatewayConfig, "gateway");
 const log = createLogger("gateway", config.LOG_LEVEL);

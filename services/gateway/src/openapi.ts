@@ -1,10 +1,11 @@
-import { OpenAPIRegistry, OpenApiGeneratorV31, type RouteConfig } from "@asteasolutions/zod-to-openapi";
-import { z } from "zod";
-
 /**
  * The OpenAPI 3.1 document is generated from the same zod schemas that validate requests:
  * each route module registers its paths next to its handlers, so docs cannot drift from code.
  */
+
+import { OpenAPIRegistry, OpenApiGeneratorV31, type RouteConfig } from "@asteasolutions/zod-to-openapi";
+import { z } from "zod";
+
 export const registry = new OpenAPIRegistry();
 
 registry.registerComponent("securitySchemes", "bearer", { type: "http", scheme: "bearer" });
@@ -30,7 +31,7 @@ const ERROR_DESCRIPTIONS: Record<number, string> = {
   415: "unsupported_media_type",
   422: "idempotency_key_reused",
   429: "rate_limited (Retry-After header)",
-  503: "unavailable: a dependency is down; the request was not accepted",
+  503: "unavailable: a dependency is down; the request was certainly not accepted (when the gateway cannot tell, it answers 202)",
 };
 
 type Responses = RouteConfig["responses"];
@@ -61,7 +62,7 @@ export const AsyncHeaders = IdempotencyHeaders.extend({
 
 export const CommandAccepted = json(
   z.object({ id: z.string(), status: z.literal("pending") }),
-  "Accepted; poll the Location header (/v1/commands/{id})",
+  "Accepted, or its send to the command log did not finish in time (it may still be applied): poll the Location header (/v1/commands/{id}), which ends applied, rejected or failed",
 );
 
 export function buildDocument(serverUrl?: string) {

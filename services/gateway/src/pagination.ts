@@ -1,7 +1,8 @@
+/** Page-number pagination with absolute next/previous links, shared by every list route. */
+
 import type { Request } from "express";
 import { z } from "zod";
 
-/** Page-number pagination with absolute next/previous links, shared by every list route. */
 export const PAGE_SIZE_DEFAULT = 50;
 export const PAGE_SIZE_MAX = 1_000;
 /** Deep offsets cost a scan; beyond this, clients should filter instead. */

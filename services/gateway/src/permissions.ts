@@ -1,13 +1,14 @@
-import { assertNever } from "@points/shared";
-import type { NextFunction, Request, Response } from "express";
-import type { Principal } from "./auth";
-import { httpError } from "./http-errors";
-
 /**
  * The permission matrix of contract section 5, in one place. Routes name an action and, where
  * the rule depends on it, the member or payer concerned; finer "own entries only" filtering of
  * reads is applied by the route with `scopeOf`.
  */
+
+import { assertNever } from "@points/shared";
+import type { NextFunction, Request, Response } from "express";
+import type { Principal } from "./auth";
+import { httpError } from "./http-errors";
+
 export type Action =
   | "partners.manage"
   | "members.upsert"

@@ -1,3 +1,8 @@
+/**
+ * The path of every points-changing request: Idempotency-Key handling, produce to Kafka, wait
+ * for the ledger (or answer 202), and answer with the ledger's own rendered response.
+ */
+
 import { createHash, randomUUID } from "node:crypto";
 import type { LedgerCommand, LedgerOutcome } from "@points/shared";
 import type { Request, Response } from "express";
@@ -5,12 +10,9 @@ import { z } from "zod";
 import { principalName } from "./auth";
 import type { GatewayContext } from "./context";
 import { httpError } from "./http-errors";
+import { claimIdempotencyKey } from "./idempotency-keys";
 import { principalOf } from "./permissions";
 
-/**
- * The path of every points-changing request: Idempotency-Key handling, produce to Kafka, wait
- * for the ledger (or answer 202), and answer with the ledger's own rendered response.
- */
 const IdempotencyKey = z.string().regex(/^[\x21-\x7e]{1,255}$/, "1-255 printable ASCII characters");
 
 type CommandBody = DistributiveOmit<
@@ -30,15 +32,33 @@ export function idempotencyKeyOf(req: Request): string | undefined {
   });
 }
 
+/**
+ * "The same request" for an Idempotency-Key: the same route as routed (its pattern and decoded
+ * params, so the spelling of the path does not matter) and the same JSON value (key order and
+ * whitespace do not matter).
+ */
 export function requestHash(req: Request): string {
-  let body: string;
+  let text: string;
   try {
-    body = JSON.stringify(req.body ?? null);
+    const route = (req.route?.path as string | undefined) ?? req.path;
+    text = `${req.method} ${req.baseUrl}${route}\n${canonicalJson(req.params)}\n${canonicalJson(req.body ?? null)}`;
   } catch {
     // Only a body nested deeper than the stack allows gets here; no valid request is that deep.
     throw httpError("validation_failed", "the request body is nested too deeply");
   }
-  return createHash("sha256").update(`${req.method} ${req.baseUrl}${req.path}\n${body}`).digest("hex");
+  return createHash("sha256").update(text).digest("hex");
+}
+
+/** JSON with object keys sorted at every depth: one text per JSON value. */
+function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
+  if (value !== null && typeof value === "object") {
+    const entries = Object.keys(value)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canonicalJson((value as Record<string, unknown>)[k])}`);
+    return `{${entries.join(",")}}`;
+  }
+  return JSON.stringify(value) ?? "null";
 }
 
 export async function submitCommand(ctx: GatewayContext, req: Request, res: Response, body: CommandBody) {
@@ -49,7 +69,16 @@ export async function submitCommand(ctx: GatewayContext, req: Request, res: Resp
   let commandId: string = randomUUID();
   if (key !== undefined) {
     commandId = `k_${createHash("sha256").update(`${actor}\n${key}`).digest("hex").slice(0, 40)}`;
-    const replay = await claimKey(ctx, actor, key, hash, commandId, body.user_id);
+    const claimed = await claimIdempotencyKey(ctx.pool, {
+      actor,
+      key,
+      requestHash: hash,
+      userId: body.user_id,
+      commandId,
+    });
+    // Claimed before: the ledger's answer if it has decided, else the command is sent again with
+    // the same id and the ledger de-duplicates it.
+    const replay = claimed && (await ctx.bus.storedOutcome(body.user_id, commandId));
     if (replay) return respond(res, replay);
   }
   const command = {
@@ -73,38 +102,6 @@ export async function submitCommand(ctx: GatewayContext, req: Request, res: Resp
   if (outcome) return respond(res, outcome);
   await markPending(ctx, command, actor);
   return accepted(res, commandId, false);
-}
-
-/**
- * Records the key, or finds it: same request -> the stored outcome if the ledger has decided
- * (else null: the command is re-sent with the same id and the ledger de-duplicates); a
- * different request -> 422.
- */
-async function claimKey(
-  ctx: GatewayContext,
-  actor: string,
-  key: string,
-  hash: string,
-  commandId: string,
-  userId: string,
-): Promise<LedgerOutcome | null> {
-  const inserted = await ctx.pool.query(
-    `INSERT INTO idempotency_keys (actor, key, request_hash, command_id, user_id) VALUES ($1, $2, $3, $4, $5)
-     ON CONFLICT (actor, key) DO NOTHING`,
-    [actor, key, hash, commandId, userId],
-  );
-  if (inserted.rowCount === 1) return null;
-  const { rows } = await ctx.pool.query<{ request_hash: string }>(
-    "SELECT request_hash FROM idempotency_keys WHERE actor = $1 AND key = $2",
-    [actor, key],
-  );
-  if (rows[0]?.request_hash !== hash) {
-    throw httpError(
-      "idempotency_key_reused",
-      "this Idempotency-Key was already used with a different request",
-    );
-  }
-  return ctx.bus.storedOutcome(userId, commandId);
 }
 
 async function markPending(ctx: GatewayContext, command: LedgerCommand, actor: string): Promise<void> {

@@ -1,5 +1,5 @@
 import { createServer, type Server } from "node:http";
-import { type IngestConfig, topicNames } from "@points/shared";
+import { type IngestConfig, topicNames, withTimeout } from "@points/shared";
 import { signingProducer } from "@points/shared/command-auth";
 import { createPool, type Pool } from "@points/shared/db";
 import {
@@ -17,7 +17,6 @@ import { consumerLag } from "./lag";
 import { IngestMetrics } from "./metrics";
 import { PartnerSecrets } from "./partner-secrets";
 import { IngestPublisher } from "./publisher";
-import { withTimeout } from "./with-timeout";
 
 /** Wires ingest: Postgres (secrets, event claims), Kafka consumer, producer and admin, metrics. */
 const MAX_BYTES_PER_PARTITION = 2 * 1024 * 1024;

@@ -1,6 +1,6 @@
+import { withTimeout } from "@points/shared";
 import type { Admin } from "kafkajs";
 import type { PartitionLag } from "./metrics";
-import { withTimeout } from "./with-timeout";
 
 /** Committed offset vs high watermark per partition, as the broker sees them. */
 export const LAG_QUERY_TIMEOUT_MS = 2_000;

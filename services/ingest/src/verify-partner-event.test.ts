@@ -73,6 +73,16 @@ describe("verifyPartnerEvent", () => {
     ["a JSON array", signed("[]"), "validation_failed"],
     ["no key", signed(json({}), null), "key_mismatch"],
     ["a key that is not the user id", signed(json({}), "u2"), "key_mismatch"],
+    [
+      "a timestamp in the year 9999",
+      signed(json({ timestamp: "9999-12-31T23:59:59Z" })),
+      "timestamp_in_future",
+    ],
+    [
+      "a timestamp over 5 minutes ahead",
+      signed(json({ timestamp: new Date(Date.now() + 6 * 60_000).toISOString() })),
+      "timestamp_in_future",
+    ],
   ])("dead-letters %s", (_name, m, code) => {
     const verdict = verifyPartnerEvent(m, lookup);
     expect(verdict).toMatchObject({ ok: false, code });
@@ -85,6 +95,13 @@ describe("verifyPartnerEvent", () => {
       ok: true,
       accepted: { event: { expires_at: "2025-05-01T10:00:00.000Z" } },
     });
+  });
+
+  it("accepts a timestamp up to 5 minutes ahead of the clock it is given", () => {
+    const now = Date.parse("2024-05-01T10:00:00Z");
+    const at = (ms: number) =>
+      verifyPartnerEvent(signed(json({ timestamp: new Date(ms).toISOString() })), lookup, now);
+    expect([at(now + 5 * 60_000).ok, at(now + 5 * 60_000 + 1).ok]).toEqual([true, false]);
   });
 
   it("marks only failures a fresh secret could change as possibly stale", () => {

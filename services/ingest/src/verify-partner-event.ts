@@ -1,5 +1,12 @@
 import { createHash, createHmac, timingSafeEqual } from "node:crypto";
-import { isStorableText, Reason, SignedPoints, Timestamp, UserId } from "@points/shared";
+import {
+  earnTimestampProblem,
+  isStorableText,
+  Reason,
+  SignedPoints,
+  Timestamp,
+  UserId,
+} from "@points/shared";
 import type { IHeaders, KafkaMessage } from "kafkajs";
 import { z } from "zod";
 
@@ -38,6 +45,7 @@ export const DLQ_CODES = [
   "validation_failed",
   "key_mismatch",
   "event_id_reused",
+  "timestamp_in_future",
 ] as const;
 export type DlqCode = (typeof DLQ_CODES)[number];
 
@@ -60,7 +68,12 @@ export type Verdict =
 
 export type SecretLookup = (partnerId: string) => Buffer | undefined;
 
-export function verifyPartnerEvent(message: KafkaMessage, secretOf: SecretLookup): Verdict {
+/** nowMs: the server's clock, which an event's timestamp may lead by at most EARN_AHEAD_MS_MAX. */
+export function verifyPartnerEvent(
+  message: KafkaMessage,
+  secretOf: SecretLookup,
+  nowMs: number = Date.now(),
+): Verdict {
   const value = message.value;
   if (!value || value.length === 0) return reject("invalid_json", "the message value is empty");
   if (value.length > VALUE_BYTES_MAX) {
@@ -78,10 +91,10 @@ export function verifyPartnerEvent(message: KafkaMessage, secretOf: SecretLookup
   if (!signatureMatches(secret, value, signature)) {
     return { ...reject("bad_signature", "the signature does not match the value"), secretMayBeStale: true };
   }
-  return parseEvent(partnerId, value, message.key);
+  return parseEvent(partnerId, value, message.key, nowMs);
 }
 
-function parseEvent(partnerId: string, value: Buffer, key: Buffer | null): Verdict {
+function parseEvent(partnerId: string, value: Buffer, key: Buffer | null, nowMs: number): Verdict {
   let json: unknown;
   try {
     json = JSON.parse(value.toString("utf8"));
@@ -94,6 +107,8 @@ function parseEvent(partnerId: string, value: Buffer, key: Buffer | null): Verdi
     return reject("validation_failed", issues.join("; "));
   }
   const event = parsed.data;
+  const ahead = earnTimestampProblem(event.timestamp, nowMs);
+  if (ahead !== null) return reject("timestamp_in_future", `timestamp: ${ahead}`);
   // The key decides the partition, and the ledger applies one user's changes in partition order.
   if (key?.toString("utf8") !== event.user_id) {
     return reject("key_mismatch", "the message key must be the event's user_id");

@@ -44,6 +44,15 @@ function rejectLedger(error: LedgerError): Decision {
   return reject(error.code, error.message);
 }
 
+/**
+ * A partner may not read a member's balance, so its not_enough_funds says that the points are
+ * short, not how many there are (contract section 2, Auth).
+ */
+function callerNeutral(cmd: SpendCommand, error: LedgerError): LedgerError {
+  if (error.code !== "not_enough_funds" || cmd.actor.role !== "partner") return error;
+  return { ...error, message: `user ${cmd.user_id} does not have enough points: ${cmd.points} requested` };
+}
+
 export function applyCommand(ctx: ApplyContext, cmd: LedgerCommand): Decision {
   const account = ctx.accounts.get(cmd.user_id);
   if (!account) return reject("not_found", `member ${cmd.user_id} not found`);
@@ -101,7 +110,7 @@ function applyNegative(ctx: ApplyContext, account: Account, cmd: EarnCommand): D
 
 function applySpend(ctx: ApplyContext, account: Account, cmd: SpendCommand): Decision {
   const result = spend(account.book, { points: BigInt(cmd.points) });
-  if (!result.ok) return rejectLedger(result.error);
+  if (!result.ok) return rejectLedger(callerNeutral(cmd, result.error));
   const allocations = result.value.byPayer.map((p) => ({ payer: p.payer, points: Number(p.points) }));
   const entry = newEntry(ctx, cmd, {
     type: "spend",

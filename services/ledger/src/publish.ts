@@ -38,8 +38,8 @@ export class OutcomePublisher {
 
   private async toRedis(result: BatchResult, replyTo: ReadonlyMap<string, string>): Promise<void> {
     const pipeline = this.redis.pipeline();
-    // Publishes overlap: forget only the stale users this pipeline evicts.
-    const evicting = [...this.staleUsers];
+    // Publishes overlap: forget only the stale users this pipeline evicts, a bounded number each.
+    const evicting = takeFirst(this.staleUsers, STALE_EVICTIONS_PER_PUBLISH_MAX);
     for (const userId of evicting) pipeline.del(this.keys.balance(userId));
     for (const b of result.balances) {
       (pipeline as unknown as SetBalance).setBalance(
@@ -58,13 +58,34 @@ export class OutcomePublisher {
       if (results.some(([err]) => err)) throw results.find(([err]) => err)?.[0];
       for (const userId of evicting) this.staleUsers.delete(userId);
     } catch (err) {
-      for (const b of result.balances) this.staleUsers.add(b.userId);
+      let untracked = 0;
+      for (const b of result.balances) {
+        if (this.staleUsers.size < STALE_USERS_MAX) this.staleUsers.add(b.userId);
+        else if (!this.staleUsers.has(b.userId)) untracked++;
+      }
       this.log.warn(
-        { err: String(err), stale: this.staleUsers.size },
+        { err: String(err), stale: this.staleUsers.size, untracked },
         "redis unavailable; cache repaired later",
       );
     }
   }
+}
+
+/**
+ * A long Redis outage must not grow memory or the next pipeline without bound. Past
+ * STALE_USERS_MAX a user's stale entry is not tracked: it expires with the cache's TTL
+ * (BALANCE_CACHE_TTL_S after its last successful write), the bound on how stale it can be read.
+ */
+const STALE_USERS_MAX = 100_000;
+const STALE_EVICTIONS_PER_PUBLISH_MAX = 5_000;
+
+function takeFirst(set: ReadonlySet<string>, n: number): string[] {
+  const out: string[] = [];
+  for (const v of set) {
+    if (out.length >= n) break;
+    out.push(v);
+  }
+  return out;
 }
 
 interface SetBalance {

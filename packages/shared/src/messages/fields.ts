@@ -18,14 +18,19 @@ export function isStorableText(s: string): boolean {
 const STORABLE_MESSAGE = "must be valid Unicode text without NUL characters";
 const storableText = () => z.string().refine(isStorableText, STORABLE_MESSAGE);
 
+// "." and ".." would be path segments: a URL naming them resolves elsewhere.
+const notDotSegment = (s: string) => s !== "." && s !== "..";
+const DOT_SEGMENT_MESSAGE = "must not be '.' or '..'";
 export const UserId = storableText()
   .min(1)
   .max(50)
-  .regex(/^[^\u0000-\u001f\u007f/?#]+$/, "must not contain control characters, '/', '?' or '#'");
+  .regex(/^[^\u0000-\u001f\u007f/?#]+$/, "must not contain control characters, '/', '?' or '#'")
+  .refine(notDotSegment, DOT_SEGMENT_MESSAGE);
 export const PartnerId = storableText()
   .min(1)
   .max(100)
-  .regex(/^[^\u0000-\u001f\u007f/?#,]+$/, "must not contain control characters, '/', '?', '#' or ','");
+  .regex(/^[^\u0000-\u001f\u007f/?#,]+$/, "must not contain control characters, '/', '?', '#' or ','")
+  .refine(notDotSegment, DOT_SEGMENT_MESSAGE);
 
 /** A non-zero integer within +-(2^53-1); negative means "take from this payer". */
 export const SignedPoints = z
@@ -44,6 +49,19 @@ export const Timestamp = z.iso
     message: "must be between years 0001 and 9999",
   })
   .transform((d) => d.toISOString());
+
+/**
+ * How far ahead of the server's clock an earn may be dated: a payer whose lots were dated far in
+ * the future would have every other payer's points spent first (contract section 2, Points).
+ */
+export const EARN_AHEAD_MS_MAX = 5 * 60 * 1000;
+
+/** The problem with an earn's timestamp (an ISO string) read at nowMs, or null. */
+export function earnTimestampProblem(timestamp: string, nowMs: number): string | null {
+  return Date.parse(timestamp) > nowMs + EARN_AHEAD_MS_MAX
+    ? `must be at most ${EARN_AHEAD_MS_MAX / 60_000} minutes ahead of the server's clock`
+    : null;
+}
 
 export const Reason = storableText().max(REASON_CHARS_MAX);
 
@@ -73,6 +91,8 @@ export function itemDataProblem(value: unknown): string | null {
     const { v, depth } = stack.pop()!;
     if (depth > ITEM_DATA_DEPTH_MAX) return `must be at most ${ITEM_DATA_DEPTH_MAX} levels deep`;
     if (typeof v === "string" && !isStorableText(v)) return STORABLE_MESSAGE;
+    // JSON.parse reads 1e400 as Infinity, which JSON.stringify would silently store as null.
+    if (typeof v === "number" && !Number.isFinite(v)) return "numbers must be finite (at most about 1.8e308)";
     if (v === null || typeof v !== "object") continue;
     for (const [k, child] of Object.entries(v)) {
       if (!isStorableText(k)) return STORABLE_MESSAGE;

@@ -3,6 +3,7 @@ import type { Request, Response } from "express";
 import { principalName } from "../auth";
 import type { GatewayContext } from "../context";
 import { httpError } from "../http-errors";
+import { claimIdempotencyKey, type StoredResponse } from "../idempotency-keys";
 import { principalOf } from "../permissions";
 import { idempotencyKeyOf, requestHash } from "../submit";
 
@@ -13,10 +14,7 @@ import { idempotencyKeyOf, requestHash } from "../submit";
  * Refusals (4xx) roll back with the change and are not kept; retrying them answers the same.
  */
 
-export interface StoredResponse {
-  status: number;
-  body: unknown;
-}
+export type { StoredResponse };
 
 export interface WriteResult {
   response: StoredResponse;
@@ -31,10 +29,46 @@ export async function writeOnce(
 ): Promise<WriteResult> {
   const key = idempotencyKeyOf(req);
   const actor = principalName(principalOf(req));
+  const hash = requestHash(req);
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await writeOnceAttempt(ctx, actor, key, hash, userId, write);
+    } catch (err) {
+      // A member deleted or renamed while the ledger writes its entries can deadlock with the
+      // ledger's locks; Postgres has rolled this attempt back, so it is safe to run again.
+      if (!TRANSIENT_CODES.has((err as { code?: string }).code ?? "")) throw err;
+      if (attempt >= TRANSIENT_ATTEMPTS_MAX) {
+        throw httpError(
+          "unavailable",
+          "the database stayed busy with conflicting writes; nothing was written",
+        );
+      }
+    }
+  }
+}
+
+/** Deadlock detected, serialization failure: transient, the whole transaction may be retried. */
+const TRANSIENT_CODES = new Set(["40P01", "40001"]);
+const TRANSIENT_ATTEMPTS_MAX = 5;
+
+function writeOnceAttempt(
+  ctx: GatewayContext,
+  actor: string,
+  key: string | undefined,
+  hash: string,
+  userId: string | null,
+  write: (db: PoolClient) => Promise<StoredResponse>,
+): Promise<WriteResult> {
   return inTransaction(ctx.pool, async (db) => {
     if (key !== undefined) {
-      const stored = await claimKey(db, actor, key, requestHash(req), userId);
-      if (stored) return { response: stored, replayed: true };
+      const claimed = await claimIdempotencyKey(db, { actor, key, requestHash: hash, userId });
+      // Claimed before by a committed write (a concurrent one holds the row lock until it ends).
+      if (claimed?.response) return { response: claimed.response, replayed: true };
+      if (claimed)
+        throw httpError(
+          "idempotency_key_reused",
+          "this Idempotency-Key was already used with a different request",
+        );
     }
     const response = await write(db);
     if (key !== undefined) {
@@ -46,38 +80,6 @@ export async function writeOnce(
     }
     return { response, replayed: false };
   });
-}
-
-/**
- * Null when the key is new (now held by this transaction). A concurrent request with the same
- * key waits on the primary key until this one commits or rolls back, then sees its outcome.
- */
-async function claimKey(
-  db: PoolClient,
-  actor: string,
-  key: string,
-  hash: string,
-  userId: string | null,
-): Promise<StoredResponse | null> {
-  const claimed = await db.query(
-    `INSERT INTO idempotency_keys (actor, key, request_hash, user_id) VALUES ($1, $2, $3, $4)
-     ON CONFLICT (actor, key) DO NOTHING`,
-    [actor, key, hash, userId],
-  );
-  if (claimed.rowCount === 1) return null;
-  const { rows } = await db.query<{ request_hash: string; response: StoredResponse | null }>(
-    "SELECT request_hash, response FROM idempotency_keys WHERE actor = $1 AND key = $2",
-    [actor, key],
-  );
-  const row = rows[0];
-  // No stored response: the key belongs to a points command (answered by the ledger).
-  if (!row || row.request_hash !== hash || row.response === null) {
-    throw httpError(
-      "idempotency_key_reused",
-      "this Idempotency-Key was already used with a different request",
-    );
-  }
-  return row.response;
 }
 
 /** Sends a write's answer; a replay says so (as Stripe does), with the first answer unchanged. */

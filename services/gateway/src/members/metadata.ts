@@ -1,3 +1,8 @@
+/**
+ * Field metadata for OPTIONS (the shape Django REST framework clients already read), so form
+ * builders and sync tools can discover the rules without reading the OpenAPI document.
+ */
+
 import {
   CARDNO_CHARS_MAX,
   CLIENT_NAME_CHARS_MAX,
@@ -6,10 +11,6 @@ import {
   LOYALTY_ID_CHARS_MAX,
 } from "./schema";
 
-/**
- * Field metadata for OPTIONS (the shape Django REST framework clients already read), so form
- * builders and sync tools can discover the rules without reading the OpenAPI document.
- */
 export interface FieldMetadata {
   type: "string" | "decimal" | "date" | "boolean" | "url";
   required: boolean;

@@ -1,3 +1,5 @@
+/** The register's routes in the OpenAPI document, described from the schemas that validate them. */
+
 import { z } from "zod";
 import { IdempotencyHeaders, json, registry, withErrors } from "../openapi";
 import { pageEnvelope } from "../pagination";
@@ -11,7 +13,6 @@ import {
   UpsertResult,
 } from "./schema";
 
-/** The register's routes in the OpenAPI document, described from the schemas that validate them. */
 const FieldMetadata = z.object({
   type: z.enum(["string", "decimal", "date", "boolean", "url"]),
   required: z.boolean(),

@@ -1,11 +1,12 @@
-import type { z } from "zod";
-import { addField, httpError } from "../http-errors";
-import { BULK_MEMBERS_MAX, MemberInput } from "./schema";
-
 /**
  * Request bodies of the register as typed values, or 400 with per-field messages: `fields` for
  * one object, `items` aligned with the input for an array (`{}` for each valid item).
  */
+
+import type { z } from "zod";
+import { addField, httpError } from "../http-errors";
+import { BULK_MEMBERS_MAX, MemberInput } from "./schema";
+
 type Fields = Record<string, string[]>;
 
 /** Like fieldsOf, but an unknown key is reported under its own name, not under the whole body. */

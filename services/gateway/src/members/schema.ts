@@ -1,12 +1,13 @@
-import { isStorableText, UserId } from "@points/shared";
-import { z } from "zod";
-import { PageQuery } from "../pagination";
-
 /**
  * The member register's wire formats: what clients may send (create, replace, patch, list
  * query) and what they get back. Limits mirror the CHECKs of the members table, counted the way
  * Postgres counts (code points), so a value that passes here is never refused by the database.
  */
+
+import { isStorableText, UserId } from "@points/shared";
+import { z } from "zod";
+import { PageQuery } from "../pagination";
+
 export const LOYALTY_ID_CHARS_MAX = 50;
 export const CARDNO_CHARS_MAX = 20;
 export const CLIENT_NAME_CHARS_MAX = 200;
@@ -32,6 +33,7 @@ const required = (type: string) => ({
 const text = (min: number, max: number) =>
   z
     .string(required("a string"))
+    .refine(isStorableText, "must be valid Unicode text without NUL characters")
     .refine((s) => !CONTROL_CHARS.test(s), "must not contain control characters")
     .refine(
       (s) => codePoints(s) >= min,

@@ -1,12 +1,13 @@
-import type { Pool, PoolClient } from "@points/shared/db";
-import { httpError } from "../http-errors";
-import type { ListQuery, Member, MemberInput, OrderField } from "./schema";
-
 /**
  * The members table. Postgres decides the refusals: the entries foreign key (ON DELETE/UPDATE
  * RESTRICT) refuses to delete or rename a member with ledger entries, even against a ledger
  * writing at the same moment, and the primary key refuses a rename onto a taken id.
  */
+
+import type { Pool, PoolClient } from "@points/shared/db";
+import { httpError } from "../http-errors";
+import type { ListQuery, Member, MemberInput, OrderField } from "./schema";
+
 export type MemberRow = Omit<Member, "url">;
 type Db = Pool | PoolClient;
 
@@ -93,13 +94,15 @@ function orderBy(ordering: ListQuery["ordering"], table: string): string {
 export async function upsertMembers(
   db: Db,
   members: MemberInput[],
+  createdBy: string | null,
 ): Promise<{ inserted: number; updated: number }> {
   const sorted = [...members].sort((a, b) => (a.loyalty_id < b.loyalty_id ? -1 : 1));
   const column = <K extends keyof MemberInput>(k: K) => sorted.map((m) => m[k] ?? null);
+  // created_by is set on insert only: a replace never changes who created the member.
   const { rows } = await db.query<{ inserted: number }>(
     `WITH written AS (
-       INSERT INTO members AS m (loyalty_id, cardno, discount, client_name, client_birthday, is_male)
-       SELECT * FROM unnest($1::text[], $2::text[], $3::numeric[], $4::text[], $5::date[], $6::boolean[])
+       INSERT INTO members AS m (loyalty_id, cardno, discount, client_name, client_birthday, is_male, created_by)
+       SELECT *, $7::text FROM unnest($1::text[], $2::text[], $3::numeric[], $4::text[], $5::date[], $6::boolean[])
        ON CONFLICT (loyalty_id) DO UPDATE
          SET cardno = excluded.cardno, discount = excluded.discount, client_name = excluded.client_name,
              client_birthday = excluded.client_birthday, is_male = excluded.is_male, updated_at = now()
@@ -115,10 +118,24 @@ export async function upsertMembers(
       column("client_name"),
       column("client_birthday"),
       column("is_male"),
+      createdBy,
     ],
   );
   const inserted = rows[0]?.inserted ?? 0;
   return { inserted, updated: members.length - inserted };
+}
+
+/**
+ * Of the given ids, those whose member someone other than `creator` created. Run after the upsert
+ * in the same transaction: the upsert holds every conflicting row's lock, so no concurrent
+ * request can change the answer before the caller commits or rolls back.
+ */
+export async function membersCreatedByOthers(db: Db, ids: string[], creator: string): Promise<Set<string>> {
+  const { rows } = await db.query<{ loyalty_id: string }>(
+    "SELECT loyalty_id FROM members WHERE loyalty_id = ANY($1::text[]) AND created_by IS DISTINCT FROM $2",
+    [ids, creator],
+  );
+  return new Set(rows.map((r) => r.loyalty_id));
 }
 
 /**

@@ -1,6 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type MembersHarness, memberBody, memberPath, startMembersHarness } from "../members/fixtures";
-import type { TestApp } from "../test-app";
+import {
+  type MembersHarness,
+  memberBody,
+  memberPath,
+  startMembersHarness,
+} from "../members/members.test-support";
+import type { TestApp } from "../test-app.test-support";
 
 /** Bulk upsert (all or nothing, with per-item errors) and Idempotency-Key on the register's writes. */
 let harness: MembersHarness;

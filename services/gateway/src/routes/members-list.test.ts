@@ -1,8 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type MemberBody, type MembersHarness, memberBody, startMembersHarness } from "../members/fixtures";
+import {
+  type MemberBody,
+  type MembersHarness,
+  memberBody,
+  startMembersHarness,
+} from "../members/members.test-support";
 import { ListQuery, ORDER_FIELDS } from "../members/schema";
 import { listStatement } from "../members/store";
-import type { TestApp } from "../test-app";
+import type { TestApp } from "../test-app.test-support";
 
 /**
  * GET /v1/members: pages and their links, search, every ordering, the is_male filter. Values

@@ -1,6 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type MembersHarness, memberBody, memberPath, startMembersHarness } from "../members/fixtures";
-import type { TestApp } from "../test-app";
+import {
+  type MembersHarness,
+  memberBody,
+  memberPath,
+  startMembersHarness,
+} from "../members/members.test-support";
+import type { TestApp } from "../test-app.test-support";
 
 /**
  * Contract section 5 for the register: create/upsert/bulk for admin and partners; list, update,
@@ -145,5 +150,55 @@ describe("delete", () => {
   it("an unknown token is 401, not a role", async () => {
     const res = await app.request("GET", memberPath("m-own"), { token: "mt_not-a-real-token" });
     expect(res.status).toBe(401);
+  });
+});
+
+describe("a partner's upsert", () => {
+  it("creates members and replaces those it created", async () => {
+    const first = await app.request("POST", "/v1/members", { token: partner, body: memberBody("p-made") });
+    expect([first.status, first.body]).toEqual([201, { inserted: 1, updated: 0 }]);
+    const again = await app.request("POST", "/v1/members", {
+      token: partner,
+      body: { ...memberBody("p-made"), client_name: "renamed by its creator" },
+    });
+    expect([again.status, again.body]).toEqual([201, { inserted: 0, updated: 1 }]);
+  });
+
+  it("is 403 with fields for a member created by the admin, and writes nothing", async () => {
+    const res = await app.request("POST", "/v1/members", {
+      token: partner,
+      body: { ...memberBody("m-other"), client_name: "overwritten" },
+    });
+    expect([res.status, res.body.error.code]).toEqual([403, "forbidden"]);
+    expect(Object.keys(res.body.error.fields)).toEqual(["loyalty_id"]);
+    const stored = await app.request("GET", memberPath("m-other"), { token: app.adminToken });
+    expect(stored.body.client_name).toBe("client m-other");
+  });
+
+  it("is 403 with aligned items for a bulk naming another partner's member, and writes nothing", async () => {
+    const rival = await app.partnerToken("RIVAL");
+    expect(
+      (await app.request("POST", "/v1/members", { token: rival, body: memberBody("r-made") })).status,
+    ).toBe(201);
+    const res = await app.request("POST", "/v1/members", {
+      token: partner,
+      body: [memberBody("p-new-in-bulk"), { ...memberBody("r-made"), client_name: "taken over" }],
+    });
+    expect([res.status, res.body.error.code]).toEqual([403, "forbidden"]);
+    expect(res.body.error.items).toEqual([{}, { loyalty_id: [expect.any(String)] }]);
+    expect((await app.request("GET", memberPath("p-new-in-bulk"), { token: app.adminToken })).status).toBe(
+      404,
+    );
+    expect((await app.request("GET", memberPath("r-made"), { token: app.adminToken })).body.client_name).toBe(
+      "client r-made",
+    );
+  });
+
+  it("validates first: an invalid item is 400 even beside a forbidden one", async () => {
+    const res = await app.request("POST", "/v1/members", {
+      token: partner,
+      body: [memberBody("m-other"), { loyalty_id: "" }],
+    });
+    expect([res.status, res.body.error.code]).toEqual([400, "validation_failed"]);
   });
 });

@@ -1,4 +1,11 @@
+/**
+ * The member register: plain CRUD in Postgres, served by the gateway directly (no Kafka). The
+ * routes parse, authorise and shape answers; SQL lives in members/store.ts, and the OpenAPI
+ * description of every route in members/openapi.ts.
+ */
+
 import { redisKeys } from "@points/shared";
+import type { PoolClient } from "@points/shared/db";
 import { type Request, type Response, Router } from "express";
 import { issueToken } from "../auth";
 import type { GatewayContext } from "../context";
@@ -12,25 +19,31 @@ import {
   getMember,
   listMembers,
   type MemberRow,
+  membersCreatedByOthers,
   updateMember,
   upsertMembers,
 } from "../members/store";
 import { baseUrl, pageLinks } from "../pagination";
-import { authorize, guard } from "../permissions";
+import { authorize, guard, principalOf } from "../permissions";
 import "../members/openapi";
 
-/**
- * The member register: plain CRUD in Postgres, served by the gateway directly (no Kafka). The
- * routes parse, authorise and shape answers; SQL lives in members/store.ts, and the OpenAPI
- * description of every route in members/openapi.ts.
- */
 const LIST_ALLOW = "GET, HEAD, POST, OPTIONS";
 const ONE_ALLOW = "GET, HEAD, PUT, PATCH, DELETE, OPTIONS";
 
 export function memberRoutes(ctx: GatewayContext): Router {
   const router = Router();
-  const present = (req: Request, row: MemberRow): Member => ({ ...row, url: memberUrl(ctx, req, row) });
+  listRoutes(ctx, router);
+  oneMemberRoutes(ctx, router);
+  return router;
+}
 
+const presenter =
+  (ctx: GatewayContext) =>
+  (req: Request, row: MemberRow): Member => ({ ...row, url: memberUrl(ctx, req, row) });
+
+/** /v1/members: list, upsert (one or bulk), field metadata. */
+function listRoutes(ctx: GatewayContext, router: Router): void {
+  const present = presenter(ctx);
   router.get("/v1/members", guard("members.manage"), async (req, res) => {
     const query = parseOr400(ListQuery, withoutEmpty(req.query), "query");
     const { count, rows } = await listMembers(ctx.pool, query);
@@ -41,10 +54,14 @@ export function memberRoutes(ctx: GatewayContext): Router {
   router.post("/v1/members", guard("members.upsert"), async (req, res) => {
     const members = parseUpsertBody(req.body);
     const single = Array.isArray(req.body) ? null : members[0]!.loyalty_id;
-    const result = await writeOnce(ctx, req, single, async (db) => ({
-      status: 201,
-      body: await upsertMembers(db, members),
-    }));
+    const p = principalOf(req);
+    const partner = p.role === "partner" ? p.id : null;
+    const result = await writeOnce(ctx, req, single, async (db) => {
+      const body = await upsertMembers(db, members, partner);
+      // Thrown inside the transaction: a refused upsert writes nothing.
+      if (partner !== null) await refuseOthersMembers(db, members, partner, single !== null);
+      return { status: 201, body };
+    });
     sendWrite(res, result);
   });
 
@@ -52,7 +69,11 @@ export function memberRoutes(ctx: GatewayContext): Router {
     res.setHeader("Allow", LIST_ALLOW);
     res.json(optionsBody("Member List", "POST"));
   });
+}
 
+/** /v1/members/{loyalty_id}: read, replace, change, delete, field metadata, token. */
+function oneMemberRoutes(ctx: GatewayContext, router: Router): void {
+  const present = presenter(ctx);
   router.get("/v1/members/:loyalty_id", async (req, res) => {
     const { loyalty_id } = parseOr400(MemberParams, req.params, "path");
     authorize(req, "members.read", { userId: loyalty_id });
@@ -115,8 +136,23 @@ export function memberRoutes(ctx: GatewayContext): Router {
       await Promise.all([ctx.invalidateTokens(), forgetBalance(ctx, loyalty_id)]);
     sendWrite(res, result);
   }
+}
 
-  return router;
+/** A partner's upsert creates members and replaces only those it created (contract section 2). */
+async function refuseOthersMembers(
+  db: PoolClient,
+  members: MemberInput[],
+  partner: string,
+  single: boolean,
+): Promise<void> {
+  const ids = members.map((m) => m.loyalty_id);
+  const others = await membersCreatedByOthers(db, ids, partner);
+  if (others.size === 0) return;
+  const message = "was created by someone else; a partner may replace only members it created";
+  const refused = `${others.size} of ${ids.length} members were created by someone else; nothing was written`;
+  if (single) throw httpError("forbidden", refused, { fields: { loyalty_id: [message] } });
+  const items = ids.map((id) => (others.has(id) ? { loyalty_id: [message] } : {}));
+  throw httpError("forbidden", refused, { items });
 }
 
 export function memberUrl(ctx: GatewayContext, req: Request, member: { loyalty_id: string }): string {

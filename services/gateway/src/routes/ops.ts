@@ -1,10 +1,13 @@
-import { Router } from "express";
+/** Health, metrics and docs: public, never rate limited. */
+
+import { withTimeout } from "@points/shared";
+import { type NextFunction, type Request, type Response, Router } from "express";
 import swaggerUi from "swagger-ui-express";
 import { z } from "zod";
 import type { GatewayContext } from "../context";
+import { httpError } from "../http-errors";
 import { buildDocument, json, registry } from "../openapi";
 
-/** Health, metrics and docs: public, never rate limited. */
 const HEALTH_CHECK_TIMEOUT_MS = 1_500;
 
 export function opsRoutes(ctx: GatewayContext): Router {
@@ -32,14 +35,21 @@ export function opsRoutes(ctx: GatewayContext): Router {
   });
   router.use(
     "/docs",
+    refuseDotSegments,
     swaggerUi.serve,
     swaggerUi.setup(undefined, { swaggerOptions: { url: "/openapi.json" } }),
   );
   return router;
 }
 
-function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
-  return Promise.race([p, new Promise<T>((_, reject) => setTimeout(() => reject(new Error("timeout")), ms))]);
+/** `.` or `..` as a path segment, also percent-encoded. */
+const DOT_SEGMENT = /(^|\/)(\.|%2e){1,2}(\/|$)/i;
+
+/** /docs/../.. names no docs asset: a JSON 404 (only the docs page itself is not JSON). */
+function refuseDotSegments(req: Request, _res: Response, next: NextFunction): void {
+  const path = req.originalUrl.split("?")[0] ?? "";
+  if (DOT_SEGMENT.test(path)) throw httpError("not_found", "no docs page at this path");
+  next();
 }
 
 registry.registerPath({
@@ -84,7 +94,10 @@ registry.registerPath({
   responses: {
     200: { description: "HTML" },
     301: { description: "Redirect to the docs page with a trailing slash" },
-    401: { description: "unauthenticated: a path that resolves outside /docs (dot segments) is not public" },
-    404: { description: "No such docs asset" },
+    401: {
+      description:
+        "unauthenticated: a path that resolves outside /docs (dot segments resolved by the client) is not public",
+    },
+    404: { description: "not_found (JSON error envelope): a path that still holds dot segments (`.`, `..`)" },
   },
 });

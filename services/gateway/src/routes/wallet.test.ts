@@ -108,6 +108,19 @@ describe("POST /v1/entries", () => {
     expect([unknown.status, unknown.body.error.code]).toEqual([404, "not_found"]);
   });
 
+  it("refuses item data JSON cannot keep (1e400 parses as Infinity) instead of dropping it", async () => {
+    const res = await api.call("POST", "/v1/entries", {
+      token: acme,
+      rawBody: '{"user_id":"w1","amount":1,"reason":"r","item":{"name":"mug","data":{"size":1e400}}}',
+      headers: { "content-type": "application/json" },
+    });
+    expect([res.status, res.body.error.code, Object.keys(res.body.error.fields)]).toEqual([
+      400,
+      "validation_failed",
+      ["item.data"],
+    ]);
+  });
+
   it("replays the first answer for a repeated Idempotency-Key", async () => {
     const body = { user_id: "w2", amount: 4, reason: "once" };
     const first = await entry(body, acme, { "Idempotency-Key": "wallet-1" });

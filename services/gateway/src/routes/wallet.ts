@@ -1,3 +1,9 @@
+/**
+ * Wallet API for partner applications ("authorities"): entries, wallets, inventory, use item.
+ * Changes go through the ledger like every points change; reads come from Postgres, narrowed
+ * to what the caller may see (scopeOf).
+ */
+
 import { renderEntry, stringifyJson } from "@points/shared";
 import { type EntryRow, entryFromRow } from "@points/shared/db";
 import { type Request, Router } from "express";
@@ -16,14 +22,9 @@ import {
   WalletsQuery,
 } from "../wallet/schema";
 import { inventoryPage, itemOwner, walletTotals } from "../wallet/store";
-import { requirePartner } from "./partners";
+import { requirePartner } from "./partners/store";
 import "../wallet/openapi";
 
-/**
- * Wallet API for partner applications ("authorities"): entries, wallets, inventory, use item.
- * Changes go through the ledger like every points change; reads come from Postgres, narrowed
- * to what the caller may see (scopeOf).
- */
 export function walletRoutes(ctx: GatewayContext): Router {
   const router = Router();
 
@@ -100,7 +101,7 @@ async function earnCommand(ctx: GatewayContext, p: Principal, body: CreateEntryB
     });
   }
   const payer = body.payer ?? p.id;
-  await requirePartner(ctx, payer);
+  await requirePartner(ctx.pool, payer);
   return {
     type: "earn",
     user_id: body.user_id,

@@ -10,8 +10,8 @@ import {
 } from "@points/testing/stack";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { envelopeProblems } from "./answers";
-import { type PrivateRedis, startPrivateRedis } from "./private-redis";
+import { envelopeProblems } from "./answers.test-support";
+import { type PrivateRedis, startPrivateRedis } from "./private-redis.test-support";
 
 /**
  * Degraded modes. Redis down: balances are read from Postgres, changes are still applied (the

@@ -3,7 +3,7 @@ import { createTestEnv, type TestEnv } from "@points/testing";
 import { type Api, startStack, TEST_ADMIN_TOKEN, type TestStack } from "@points/testing/stack";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Answer, problemsOf, type Sent, send } from "./answers";
+import { type Answer, problemsOf, type Sent, send } from "./answers.test-support";
 import {
   body,
   field,
@@ -19,7 +19,7 @@ import {
   rawNumber,
   segment,
   specialText,
-} from "./hostile";
+} from "./hostile.test-support";
 
 /**
  * Property-based fuzzing of every HTTP route (each operation of /openapi.json) on a real gateway

@@ -3,7 +3,7 @@ import { createTestEnv, type TestEnv } from "@points/testing";
 import { Api, startStack, startTestGateway, TEST_ADMIN_TOKEN, type TestStack } from "@points/testing/stack";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BODY_BYTES_MAX, MEMBERS_BODY_BYTES_MAX } from "../app";
-import { type Answer, envelopeProblems, problemsOf, type Sent, send, sendRaw } from "./answers";
+import { type Answer, envelopeProblems, problemsOf, type Sent, send, sendRaw } from "./answers.test-support";
 
 /**
  * Bounds on what a client can make the gateway hold: bodies (1 MiB, 16 MiB for POST /v1/members,

@@ -1,7 +1,7 @@
 import { createTestEnv, type TestEnv } from "@points/testing";
 import { type Api, startStack, TEST_ADMIN_TOKEN, type TestStack } from "@points/testing/stack";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { envelopeProblems } from "./answers";
+import { envelopeProblems } from "./answers.test-support";
 
 /**
  * Contract section 5 (and the README's permission table), walked route by route for every role:

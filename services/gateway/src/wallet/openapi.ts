@@ -1,3 +1,5 @@
+/** The wallet API's routes in the OpenAPI document, from the schemas that validate them. */
+
 import { z } from "zod";
 import { AsyncHeaders, CommandAccepted, json, registry, withErrors } from "../openapi";
 import {
@@ -10,7 +12,6 @@ import {
   WalletTotal,
 } from "./schema";
 
-/** The wallet API's routes in the OpenAPI document, from the schemas that validate them. */
 const IDEMPOTENCY_NOTE =
   "Idempotency-Key: a repeat with the same key and body returns the first answer and changes nothing; " +
   "the same key with another body is 422.";

@@ -1,12 +1,13 @@
-import type { Request } from "express";
-import { httpError } from "../http-errors";
-import { baseUrl } from "../pagination";
-
 /**
  * Query strings of the wallet reads, taken from the raw URL. Lists are comma-separated, and a
  * member id may itself contain a comma: splitting the raw text before percent-decoding lets a
  * client send such a comma as %2C. Repeating a parameter appends to its list.
  */
+
+import type { Request } from "express";
+import { httpError } from "../http-errors";
+import { baseUrl } from "../pagination";
+
 export type RawQuery = Record<string, string | string[]>;
 
 /** The request's query: list parameters as arrays of ids, every other parameter as its text. */

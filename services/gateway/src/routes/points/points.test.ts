@@ -100,6 +100,36 @@ describe("domain rules over HTTP", () => {
     expect((await balance("rules-3")).body).toEqual({ DANNON: 100 });
   });
 
+  it("tells a partner that points are short, never how many the member has", async () => {
+    await api.createMember("rules-3p");
+    await tx("rules-3p", "DANNON", 104442, "2022-01-01T00:00:00Z");
+    const partner = partners.DANNON!.token;
+    const viaSpend = await spend("rules-3p", 9007199254740991, partner);
+    const viaWallet = await api.call("POST", "/v1/entries", {
+      token: partner,
+      body: { user_id: "rules-3p", amount: -9007199254740991, reason: "too much" },
+    });
+    for (const res of [viaSpend, viaWallet]) {
+      expect([res.status, res.body.error.code]).toEqual([409, "not_enough_funds"]);
+      expect(JSON.stringify(res.body)).not.toContain("104442");
+    }
+    // The admin may read balances, so its answer may say how many there are.
+    expect((await spend("rules-3p", 9007199254740991)).body.error.message).toContain("104442");
+  });
+
+  it("refuses transactions dated more than 5 minutes ahead of the server's clock", async () => {
+    await api.createMember("rules-future");
+    const ahead = (ms: number) => new Date(Date.now() + ms).toISOString();
+    for (const timestamp of ["9999-12-31T23:59:59Z", ahead(10 * 60_000)]) {
+      for (const points of [5, -5]) {
+        const res = await tx("rules-future", "DANNON", points, timestamp);
+        expect([res.status, res.body.error.code]).toEqual([400, "validation_failed"]);
+        expect(Object.keys(res.body.error.fields)).toEqual(["timestamp"]);
+      }
+    }
+    expect((await tx("rules-future", "DANNON", 5, ahead(60_000))).status).toBe(201);
+  });
+
   it("refuses a change that would push a total past 2^63-1", async () => {
     await api.createMember("rules-4");
     const big = 9007199254740991;
@@ -135,6 +165,26 @@ describe("domain rules over HTTP", () => {
     const unknownPayer = await tx("rules-5", "NOT A PARTNER", 5, "2022-01-01T00:00:00Z");
     expect(unknownPayer.status).toBe(404);
     expect((await balance("nobody-here")).status).toBe(404);
+  });
+});
+
+describe("a member deleted or renamed while it earns", () => {
+  it("answers each request cleanly (never 500), whichever comes first", async () => {
+    for (let round = 0; round < 15; round++) {
+      const user = `racing-${round}`;
+      await api.createMember(user);
+      const member = `/v1/members/${user}`;
+      const removal =
+        round % 2 === 0
+          ? api.call("DELETE", member, { token: admin })
+          : api.call("PATCH", member, { token: admin, body: { loyalty_id: `${user}-renamed` } });
+      const [earned, removed] = await Promise.all([tx(user, "DANNON", 5, "2022-01-01T00:00:00Z"), removal]);
+      expect([201, 404], JSON.stringify(earned.body)).toContain(earned.status);
+      expect([200, 204, 409], JSON.stringify(removed.body)).toContain(removed.status);
+      if (removed.status === 409) expect(removed.body.error.code).toBe("member_has_entries");
+      // Exactly one of them won.
+      expect(earned.status === 201, JSON.stringify([earned.body, removed.body])).toBe(removed.status === 409);
+    }
   });
 });
 
@@ -234,6 +284,81 @@ describe("idempotency and async answers", () => {
     expect([other.status, other.body.error.code]).toEqual([422, "idempotency_key_reused"]);
     expect((await balance("idem")).body).toEqual({ DANNON: 90 });
   });
+
+  it("treats the same JSON value on the same route as the same body (key order, spacing, path spelling)", async () => {
+    await api.createMember("idem-same");
+    await tx("idem-same", "DANNON", 100, "2022-01-01T00:00:00Z");
+    const headers = { "Idempotency-Key": "same-1", "content-type": "application/json" };
+    const first = await api.call("POST", "/v1/users/idem-same/spend", {
+      token: admin,
+      rawBody: '{"points":1,"reason":"a"}',
+      headers,
+    });
+    expect(first.status, JSON.stringify(first.body)).toBe(200);
+    for (const [path, rawBody] of [
+      ["/v1/users/idem-same/spend", '{"reason":"a","points":1}'],
+      ["/v1/users/idem-same/spend", ' {\n "points" : 1 ,"reason":"a"}'],
+      ["/v1/users/idem%2Dsame/spend", '{"points":1,"reason":"a"}'],
+      ["/v1/users/idem-same/spend/", '{"points":1,"reason":"a"}'],
+    ] as const) {
+      const again = await api.call("POST", path, { token: admin, rawBody, headers });
+      expect([path, rawBody, again.status, again.body]).toEqual([path, rawBody, 200, first.body]);
+    }
+    expect((await balance("idem-same")).body).toEqual({ DANNON: 99 });
+  });
+
+  it("answers every one of concurrent retries with one Idempotency-Key on one gateway", async () => {
+    // A wait far past the test's timeout: a request left without the ledger's reply would hang.
+    const patient = await startTestGateway(env, { SYNC_WAIT_MS: "60000" });
+    try {
+      const client = new Api(patient.url);
+      await api.createMember("idem-together");
+      await tx("idem-together", "DANNON", 100, "2022-01-01T00:00:00Z");
+      for (let round = 0; round < 5; round++) {
+        const headers = { "Idempotency-Key": `together-${round}` };
+        const answers = await Promise.all(
+          [0, 1, 2].map(() =>
+            client.call("POST", "/v1/users/idem-together/spend", {
+              token: admin,
+              body: { points: 1 },
+              headers,
+            }),
+          ),
+        );
+        for (const a of answers) expect([a.status, a.body]).toEqual([200, [{ payer: "DANNON", points: -1 }]]);
+      }
+      expect((await balance("idem-together")).body).toEqual({ DANNON: 95 });
+    } finally {
+      await patient.stop();
+    }
+  }, 30_000);
+
+  it("answers 202 when a send's outcome is unknown, and the command ends failed with nothing applied", async () => {
+    // Topics that do not exist: the producer is connected, kafkajs keeps retrying the send, and
+    // it finally fails. The gateway cannot know in time, so it must not promise "nothing applied".
+    const lost = await startTestGateway(env, { KAFKA_TOPIC_PREFIX: "no-such-topics-" });
+    try {
+      await api.createMember("lost-send");
+      await tx("lost-send", "DANNON", 10, "2022-01-01T00:00:00Z");
+      const client = new Api(lost.url);
+      const res = await client.call("POST", "/v1/users/lost-send/spend", {
+        token: admin,
+        body: { points: 4 },
+      });
+      expect(res.status, JSON.stringify(res.body)).toBe(202);
+      const location = res.headers.get("location")!;
+      expect(location).toBe(`/v1/commands/${res.body.id}`);
+      let status = await api.call("GET", location, { token: admin });
+      for (let i = 0; i < 1200 && status.body.status === "pending"; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        status = await api.call("GET", location, { token: admin });
+      }
+      expect(status.body).toEqual({ id: res.body.id, status: "failed" });
+      expect((await balance("lost-send")).body).toEqual({ DANNON: 10 });
+    } finally {
+      await lost.stop();
+    }
+  }, 180_000);
 
   it("answers 202 with Location for Prefer: respond-async, then the outcome", async () => {
     await api.createMember("async");

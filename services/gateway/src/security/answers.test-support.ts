@@ -1,11 +1,12 @@
-import { connect } from "node:net";
-import { ERROR_STATUS } from "@points/shared";
-
 /**
  * What the security tests send and how they judge an answer: the contract's error envelope with
  * the code that belongs to the status, never a 5xx, never a stack trace, SQL or driver text, never
  * a header the client smuggled in.
  */
+
+import { connect } from "node:net";
+import { ERROR_STATUS } from "@points/shared";
+
 export interface Sent {
   method: string;
   /** Path and query, already percent-encoded as it goes on the wire. */

@@ -1,3 +1,9 @@
+/**
+ * A real gateway (express app, Postgres, Redis, authentication) on an ephemeral port, without
+ * Kafka: for tests and benchmarks of the routes that never reach the ledger (members, partners,
+ * tokens). Any route that would send a command answers 503 unavailable.
+ */
+
 import { createServer, type Server } from "node:http";
 import { GatewayConfig } from "@points/shared";
 import { createPool, type Pool } from "@points/shared/db";
@@ -10,11 +16,6 @@ import type { CommandBus } from "./command-bus";
 import type { GatewayContext } from "./context";
 import { httpError } from "./http-errors";
 
-/**
- * A real gateway (express app, Postgres, Redis, authentication) on an ephemeral port, without
- * Kafka: for tests and benchmarks of the routes that never reach the ledger (members, partners,
- * tokens). Any route that would send a command answers 503 unavailable.
- */
 export const TEST_ADMIN_TOKEN = "test-admin-token-0123456789";
 const POOL_CONNECTIONS_MAX = 10;
 

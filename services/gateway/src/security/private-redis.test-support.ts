@@ -1,3 +1,9 @@
+/**
+ * A redis-server of the test's own, on a free port, that the test may kill and restart. The
+ * shared Redis (and Postgres and Kafka) of the test run is never stopped: other files use it.
+ * No snapshots unless asked (SAVE); a restart loads the directory's dump.rdb if there is one.
+ */
+
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
@@ -5,11 +11,6 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Redis } from "ioredis";
 
-/**
- * A redis-server of the test's own, on a free port, that the test may kill and restart. The
- * shared Redis (and Postgres and Kafka) of the test run is never stopped: other files use it.
- * No snapshots unless asked (SAVE); a restart loads the directory's dump.rdb if there is one.
- */
 const START_WAIT_MS = 10_000;
 
 export interface PrivateRedis {
