@@ -48,20 +48,27 @@ function applyKafkaBatch(deps: ConsumerDeps, payload: EachBatchPayload): Promise
   return consumeInChunks(payload, {
     chunkMessagesMax: CHUNK_COMMANDS_MAX,
     log: deps.log,
-    process: (chunk) => applyChunk(deps, payload.batch.partition, chunk),
+    process: (chunk) => applyChunk(deps, payload, chunk),
     commit: () => payload.commitOffsetsIfNecessary(),
     onRetry: () => deps.metrics.batchRetries.inc(),
   });
 }
 
-async function applyChunk(deps: ConsumerDeps, partition: number, chunk: KafkaMessage[]): Promise<void> {
+async function applyChunk(
+  deps: ConsumerDeps,
+  payload: EachBatchPayload,
+  chunk: KafkaMessage[],
+): Promise<void> {
   const started = performance.now();
+  const partition = payload.batch.partition;
   const { commands, replyTo, invalid } = parseChunk(deps, partition, chunk);
-  const result = await deps.committer.apply(commands, replyTo).catch((err) => {
-    if (!isUnstorableDataError(err)) throw err;
-    deps.log.error({ err: String(err), partition }, "batch refused over its data; isolating");
-    return deps.committer.applyIsolating(commands, replyTo);
-  });
+  const result = await deps.committer
+    .apply(commands, replyTo, () => payload.heartbeat())
+    .catch((err) => {
+      if (!isUnstorableDataError(err)) throw err;
+      deps.log.error({ err: String(err), partition }, "batch refused over its data; isolating");
+      return deps.committer.applyIsolating(commands, replyTo);
+    });
   // Before the offset moves past them; a retry may write a copy twice, never none.
   if (invalid.length > 0) await deps.deadLetters(invalid);
   deps.metrics.observeBatch(result.outcomes, performance.now() - started);

@@ -2,8 +2,8 @@ import { createPool, type Pool } from "@points/shared/db";
 import { createTestEnv, type TestEnv } from "@points/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { BatchResult } from "./apply-batch";
+import { earnCommand, spendCommand } from "./commands.test-support";
 import { GROUPS_IN_FLIGHT_MAX, GroupCommitter, isUnstorableDataError, type ReplyTo } from "./group-commit";
-import { earnCommand, spendCommand } from "./test-commands";
 
 let env: TestEnv;
 let pool: Pool;

@@ -1,7 +1,8 @@
 import type { LedgerCommand } from "@points/shared";
 import type { Pool } from "@points/shared/db";
 import { applyBatch, type BatchResult } from "./apply-batch";
-import { commandKey } from "./store";
+import { commandKey } from "./keys";
+import type { Heartbeat } from "./prefetch";
 
 /**
  * Group commit across partitions. Each partition's batch handler hands its commands here; while
@@ -30,6 +31,7 @@ export type Publish = (result: BatchResult, replyTo: ReplyTo) => Promise<void>;
 interface Waiting {
   commands: LedgerCommand[];
   replyTo: ReplyTo;
+  heartbeat?: Heartbeat;
   resolve: (result: BatchResult) => void;
   reject: (err: unknown) => void;
 }
@@ -43,12 +45,19 @@ export class GroupCommitter {
     private readonly publish: Publish = async () => {},
   ) {}
 
-  /** Applies and publishes a batch; resolves with its outcomes once both are done. */
-  apply(commands: LedgerCommand[], replyTo: ReplyTo = new Map()): Promise<BatchResult> {
+  /**
+   * Applies and publishes a batch; resolves with its outcomes once both are done. `heartbeat`
+   * keeps the batch's consumer in its group while a long group transaction runs.
+   */
+  apply(
+    commands: LedgerCommand[],
+    replyTo: ReplyTo = new Map(),
+    heartbeat?: Heartbeat,
+  ): Promise<BatchResult> {
     // A chunk of only invalid messages: nothing to apply or publish, no transaction.
     if (commands.length === 0) return Promise.resolve({ outcomes: [], balances: [] });
     return new Promise((resolve, reject) => {
-      this.queue.push({ commands, replyTo, resolve, reject });
+      this.queue.push({ commands, replyTo, heartbeat, resolve, reject });
       if (this.running < GROUPS_IN_FLIGHT_MAX) {
         this.running += 1;
         // Let batches handed over in the same turn (a fetch's other partitions) join this group.
@@ -70,12 +79,9 @@ export class GroupCommitter {
       } catch (err) {
         if (!isUnstorableDataError(err)) throw err;
         results.push(
-          await applyBatch(
-            this.pool,
-            [command],
-            new Date(),
-            new Set([commandKey(command.user_id, command.command_id)]),
-          ),
+          await applyBatch(this.pool, [command], {
+            unstorable: new Set([commandKey(command.user_id, command.command_id)]),
+          }),
         );
       }
     }
@@ -94,6 +100,9 @@ export class GroupCommitter {
         const result = await applyBatch(
           this.pool,
           group.flatMap((w) => w.commands),
+          {
+            heartbeat: groupHeartbeat(group),
+          },
         );
         // Not awaited: the next group's transaction overlaps this group's publish.
         this.publish(result, mergeReplyTo(group)).then(
@@ -119,6 +128,11 @@ export class GroupCommitter {
     }
     return this.queue.splice(0, count);
   }
+}
+
+/** One consumer serves every partition of a group: any of its batches' heartbeats will do. */
+function groupHeartbeat(group: Waiting[]): Heartbeat | undefined {
+  return group.find((w) => w.heartbeat)?.heartbeat;
 }
 
 /** Each partition retries on its own (and may join a later group). */

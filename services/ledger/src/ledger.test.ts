@@ -4,9 +4,9 @@ import { createLogger } from "@points/shared/logger";
 import { createTestEnv, type TestEnv } from "@points/testing";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { collectEvents, collectTopic, commandProducer, type EventCollector } from "./kafka-test-support";
+import { earnCommand, spendCommand } from "./commands.test-support";
+import { collectEvents, collectTopic, commandProducer, type EventCollector } from "./kafka.test-support";
 import { type RunningLedger, startLedger } from "./ledger";
-import { earnCommand, spendCommand } from "./test-commands";
 
 /** The ledger service on real infrastructure: a command through Kafka, into Postgres, out to Redis. */
 let env: TestEnv;

@@ -1,0 +1,17 @@
+/** The commands table: every decided command with the answer it gave (see CommandRecord). */
+import type { CommandRecord } from "../command-record";
+import type { TableWrite } from "./unnest";
+
+export const insertCommands: TableWrite<CommandRecord> = {
+  columns: [
+    { name: "user_id", type: "text", value: (c) => c.user_id },
+    { name: "command_id", type: "text", value: (c) => c.command_id },
+    { name: "request_hash", type: "text", value: (c) => c.request_hash },
+    { name: "type", type: "text", value: (c) => c.type },
+    { name: "status", type: "text", value: (c) => c.status },
+    { name: "actor", type: "text", value: (c) => c.actor },
+    { name: "response", type: "jsonb", value: (c) => JSON.stringify(c.response) },
+    { name: "seq", type: "bigint", value: (c) => c.seq },
+  ],
+  sql: (from, names) => `INSERT INTO commands (${names}) SELECT ${names} FROM ${from}`,
+};
