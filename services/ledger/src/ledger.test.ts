@@ -1,4 +1,4 @@
-import { LedgerConfig, parseConfig, redisKeys, topicNames } from "@points/shared";
+import { LedgerConfig, type LedgerOutcome, parseConfig, redisKeys, topicNames } from "@points/shared";
 import { createPool, type Pool } from "@points/shared/db";
 import { createLogger } from "@points/shared/logger";
 import { createTestEnv, type TestEnv } from "@points/testing";
@@ -87,6 +87,35 @@ describe("ledger service", () => {
       expect(header(0, "x-original-offset")).toMatch(/^\d+$/);
     } finally {
       await dlq.stop();
+    }
+  });
+
+  it("replays a decided command with the first answer's bytes, over Redis and from Postgres after a cache flush", async () => {
+    const subscriber = new Redis(env.redisUrl);
+    const replies: string[] = [];
+    try {
+      await subscriber.subscribe(redisKeys(env.redisKeyPrefix).replyChannel("gw-bytes"));
+      subscriber.on("message", (_channel: string, message: string) => replies.push(message));
+      // The gateway answers with JSON.stringify(outcome.response.body) of what it received.
+      const answered = (message: string) =>
+        JSON.stringify((JSON.parse(message) as LedgerOutcome).response.body);
+      const earn = earnCommand("bob", "DANNON", 5, "2022-11-01T10:00:00Z", { reply_to: "gw-bytes" });
+      await producer.send([earn]);
+      await expect.poll(() => replies.length, { timeout: 30_000 }).toBe(1);
+      const first = answered(replies[0]!);
+      expect(first).toMatch(/^\{"entry_id":"[^"]+","payer":"DANNON","points":5,"timestamp":/);
+
+      await producer.send([earn]); // a retry with the same Idempotency-Key: answered from the record
+      await expect.poll(() => replies.length, { timeout: 30_000 }).toBe(2);
+      expect(answered(replies[1]!)).toBe(first);
+
+      await redis.del(redisKeys(env.redisKeyPrefix).balance("bob"));
+      const { rows } = await pool.query("SELECT response FROM commands WHERE command_id = $1", [
+        earn.command_id,
+      ]);
+      expect(JSON.stringify(rows[0].response.body)).toBe(first);
+    } finally {
+      subscriber.disconnect();
     }
   });
 

@@ -10,7 +10,8 @@ export const insertCommands: TableWrite<CommandRecord> = {
     { name: "type", type: "text", value: (c) => c.type },
     { name: "status", type: "text", value: (c) => c.status },
     { name: "actor", type: "text", value: (c) => c.actor },
-    { name: "response", type: "jsonb", value: (c) => JSON.stringify(c.response) },
+    // json, not jsonb: jsonb reorders keys, and a replay must give the first answer's bytes.
+    { name: "response", type: "json", value: (c) => JSON.stringify(c.response) },
     { name: "seq", type: "bigint", value: (c) => c.seq },
   ],
   sql: (from, names) => `INSERT INTO commands (${names}) SELECT ${names} FROM ${from}`,
