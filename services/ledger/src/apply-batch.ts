@@ -4,6 +4,7 @@ import { inTransaction, type Pool } from "@points/shared/db";
 import { type ApplyContext, applyCommand, type Decision, reject } from "./apply-command";
 import { BatchWrites } from "./batch-writes";
 import type { CommandRecord } from "./command-record";
+import type { CommandFault } from "./isolate";
 import { commandKey } from "./keys";
 import { type Heartbeat, lotNeeds, prefetchLots } from "./prefetch";
 import { type Account, loadAccounts, loadCommands, loadEntries } from "./store";
@@ -21,12 +22,14 @@ export interface BatchResult {
   outcomes: LedgerOutcome[];
   /** New cached balance of each user this batch changed: version and JSON body. */
   balances: { userId: string; seq: number; json: string }[];
+  /** Commands that could not be applied and were recorded as rejected (see isolate.ts). */
+  faults: CommandFault[];
 }
 
 export interface ApplyOptions {
   now?: Date;
-  /** Commands (by commandKey) Postgres refused to store: rejected instead of applied. */
-  unstorable?: ReadonlySet<string>;
+  /** Decisions taken instead of applying (by commandKey): commands at fault (see isolate.ts). */
+  forced?: ReadonlyMap<string, Decision>;
   /** Keeps the Kafka group membership alive while a long prefetch runs. */
   heartbeat?: Heartbeat;
 }
@@ -37,7 +40,7 @@ export async function applyBatch(
   options: ApplyOptions = {},
 ): Promise<BatchResult> {
   const now = options.now ?? new Date();
-  const unstorable = options.unstorable ?? new Set<string>();
+  const forced = options.forced ?? new Map<string, Decision>();
   return inTransaction(pool, async (db) => {
     // Lock the users first: a second ledger still holding a revoked partition then waits, and
     // sees this batch's commands as decided when it gets the locks.
@@ -54,11 +57,11 @@ export async function applyBatch(
     const ctx: ApplyContext = { now, accounts, writes, entries, coverage };
 
     const decided = new Map<string, CommandRecord>(known);
-    const outcomes = commands.map((cmd) => decideOne(ctx, decided, cmd, now, unstorable));
+    const outcomes = commands.map((cmd) => decideOne(ctx, decided, cmd, now, forced));
     await writes.write(db);
     // Every user of the batch, not only those changed now: a redelivered command is "known" and
     // changes nothing, but its first delivery may have committed and died before the cache write.
-    return { outcomes, balances: cachedBalances(accounts, [...accounts.keys()]) };
+    return { outcomes, balances: cachedBalances(accounts, [...accounts.keys()]), faults: [] };
   });
 }
 
@@ -67,7 +70,7 @@ function decideOne(
   decided: Map<string, CommandRecord>,
   cmd: LedgerCommand,
   now: Date,
-  unstorable: ReadonlySet<string>,
+  forced: ReadonlyMap<string, Decision>,
 ): LedgerOutcome {
   const key = commandKey(cmd.user_id, cmd.command_id);
   const prior = decided.get(key);
@@ -76,9 +79,7 @@ function decideOne(
     const reused = reject("idempotency_key_reused", "this Idempotency-Key was used with a different request");
     return toOutcome(cmd, recordOf(cmd, reused), now);
   }
-  const decision = unstorable.has(key)
-    ? reject("validation_failed", "the command holds a value the ledger cannot store; nothing was applied")
-    : applyCommand(ctx, cmd);
+  const decision = forced.get(key) ?? applyCommand(ctx, cmd);
   const record = recordOf(cmd, decision);
   decided.set(key, record);
   ctx.writes.commands.push(record);

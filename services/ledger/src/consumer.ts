@@ -3,7 +3,8 @@ import { deadLetter } from "@points/shared/dead-letter";
 import { consumeInChunks } from "@points/shared/kafka";
 import type { Logger } from "@points/shared/logger";
 import type { Consumer, EachBatchPayload, KafkaMessage, Message } from "kafkajs";
-import { type GroupCommitter, isUnstorableDataError } from "./group-commit";
+import type { GroupCommitter } from "./group-commit";
+import { isProgrammerError } from "./isolate";
 import type { LedgerMetrics } from "./metrics";
 
 /**
@@ -50,6 +51,9 @@ function applyKafkaBatch(deps: ConsumerDeps, payload: EachBatchPayload): Promise
     log: deps.log,
     process: (chunk) => applyChunk(deps, payload, chunk),
     commit: () => payload.commitOffsetsIfNecessary(),
+    // Faults of single commands never get here (isolate.ts): a programmer error that does is in
+    // the shell itself, and retrying it would stall the partition silently.
+    isFatal: isProgrammerError,
     onRetry: () => deps.metrics.batchRetries.inc(),
   });
 }
@@ -61,14 +65,17 @@ async function applyChunk(
 ): Promise<void> {
   const started = performance.now();
   const partition = payload.batch.partition;
-  const { commands, replyTo, invalid } = parseChunk(deps, partition, chunk);
-  const result = await deps.committer
-    .apply(commands, replyTo, () => payload.heartbeat())
-    .catch((err) => {
-      if (!isUnstorableDataError(err)) throw err;
-      deps.log.error({ err: String(err), partition }, "batch refused over its data; isolating");
-      return deps.committer.applyIsolating(commands, replyTo);
-    });
+  const { commands, replyTo, messages, invalid } = parseChunk(deps, partition, chunk);
+  const result = await deps.committer.apply(commands, replyTo, () => payload.heartbeat());
+  for (const fault of result.faults) {
+    // Recorded as rejected and answered already (isolate.ts); here it becomes visible.
+    deps.log.error(
+      { partition, command_id: fault.command_id, code: fault.code, reason: fault.reason },
+      "command could not be applied; dead-lettered",
+    );
+    deps.metrics.commandFaults.inc({ code: fault.code });
+    invalid.push(deadLetter(messages.get(fault.command_id)!, partition, fault.code, fault.reason));
+  }
   // Before the offset moves past them; a retry may write a copy twice, never none.
   if (invalid.length > 0) await deps.deadLetters(invalid);
   deps.metrics.observeBatch(result.outcomes, performance.now() - started);
@@ -78,6 +85,7 @@ function parseChunk(deps: ConsumerDeps, partition: number, chunk: KafkaMessage[]
   const commands: LedgerCommand[] = [];
   const replyTo = new Map<string, string>();
   const invalid: Message[] = [];
+  const messages = new Map<string, KafkaMessage>();
   for (const message of chunk) {
     const parsed = parseCommand(message);
     if (!parsed.ok) {
@@ -88,9 +96,10 @@ function parseChunk(deps: ConsumerDeps, partition: number, chunk: KafkaMessage[]
       continue;
     }
     commands.push(parsed.command);
+    messages.set(parsed.command.command_id, message);
     if (parsed.command.reply_to) replyTo.set(parsed.command.command_id, parsed.command.reply_to);
   }
-  return { commands, replyTo, invalid };
+  return { commands, replyTo, messages, invalid };
 }
 
 /** x-error-code of a dead-lettered command. */

@@ -119,6 +119,40 @@ describe("ledger service", () => {
     }
   });
 
+  it("rejects a command that trips an assert (500 internal), dead-letters it, counts it, and keeps the partition flowing", async () => {
+    // A stored total (100) no lot backs, as a bug elsewhere could leave it: a spend trips the
+    // core's assert that the total agrees with the lots. It was retried forever, stalling the partition.
+    await pool.query(
+      "INSERT INTO members (loyalty_id, client_name, client_birthday) VALUES ('carol', 'Carol', '1990-01-01')",
+    );
+    await pool.query("INSERT INTO accounts (user_id, seq, next_arrival, total) VALUES ('carol', 1, 1, 100)");
+    await pool.query(
+      "INSERT INTO payer_balances (user_id, payer, available, adjusted, first_seen) VALUES ('carol', 'DANNON', 100, 0, 1)",
+    );
+    const dlq = await collectTopic(env, topicNames(env.topicPrefix).commandsDlq, "ledger-dlq-faults");
+    try {
+      const trips = spendCommand("carol", 50);
+      const after = earnCommand("carol", "DANNON", 7, "2022-10-31T10:00:00Z"); // same user, same partition
+      await producer.send([trips, after]);
+      const outcomes = await events.waitFor([trips.command_id, after.command_id]);
+      const byId = new Map(outcomes.map((o) => [o.command_id, o]));
+      expect(byId.get(trips.command_id)).toMatchObject({
+        status: "rejected",
+        code: "internal",
+        response: { status: 500, body: { error: { code: "internal" } } },
+      });
+      expect(byId.get(after.command_id)!.status).toBe("applied");
+      const faults = () => dlq.messages.filter((m) => m.headers?.["x-error-code"]?.toString() === "internal");
+      await expect.poll(() => faults().length, { timeout: 30_000 }).toBe(1);
+      expect(faults()[0]!.value?.toString()).toBe(JSON.stringify(trips));
+      expect(faults()[0]!.headers?.["x-error-message"]?.toString()).toMatch(/^AssertionError: /);
+      const text = await (await fetch(`http://127.0.0.1:${ledger.metricsPort}/metrics`)).text();
+      expect(text).toMatch(/ledger_command_faults_total\{code="internal"\} 1\b/);
+    } finally {
+      await dlq.stop();
+    }
+  });
+
   it("exposes Prometheus metrics", async () => {
     const text = await (await fetch(`http://127.0.0.1:${ledger.metricsPort}/metrics`)).text();
     expect(text).toMatch(/ledger_commands_total\{type="earn",status="applied"\} \d+/);
