@@ -1,3 +1,11 @@
+/**
+ * Applies a batch of commands (in arrival order, possibly for many users) in ONE Postgres
+ * transaction, in three steps: prefetch (lock the users, load their decided commands and just
+ * the lots the batch may walk), decide each command in memory with the pure core (asserting it
+ * walked only what was prefetched), write everything with one statement per table. Each command
+ * id is recorded with its request hash in the same transaction, so a redelivered batch is
+ * answered, not re-applied.
+ */
 import { balances } from "@points/core";
 import { balanceJson, type HttpResponse, type LedgerCommand, type LedgerOutcome } from "@points/shared";
 import { inTransaction, type Pool } from "@points/shared/db";
@@ -8,15 +16,6 @@ import type { CommandFault } from "./isolate";
 import { commandKey } from "./keys";
 import { type Heartbeat, lotNeeds, prefetchLots } from "./prefetch";
 import { type Account, loadAccounts, loadCommands, loadEntries } from "./store";
-
-/**
- * Applies a batch of commands (in arrival order, possibly for many users) in ONE Postgres
- * transaction, in three steps: prefetch (lock the users, load their decided commands and just
- * the lots the batch may walk), decide each command in memory with the pure core (asserting it
- * walked only what was prefetched), write everything with one statement per table. Each command
- * id is recorded with its request hash in the same transaction, so a redelivered batch is
- * answered, not re-applied.
- */
 
 export interface BatchResult {
   outcomes: LedgerOutcome[];
@@ -121,7 +120,7 @@ function errorCodeOf(response: HttpResponse): LedgerOutcome["code"] {
   return body?.error?.code;
 }
 
-export function actorName(cmd: LedgerCommand): string {
+function actorName(cmd: LedgerCommand): string {
   return `${cmd.actor.role}:${cmd.actor.id}`;
 }
 

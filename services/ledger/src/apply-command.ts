@@ -1,3 +1,7 @@
+/**
+ * Applies one command to the in-memory state of its user, through the pure domain core, and
+ * records what must be written. Rejections are values and change nothing.
+ */
 import { randomUUID } from "node:crypto";
 import { adjust, type Book, earn, type LedgerError, type LotChange, spend } from "@points/core";
 import {
@@ -17,10 +21,6 @@ import type { BatchWrites } from "./batch-writes";
 import { assertCovered, type Coverage } from "./prefetch";
 import type { Account } from "./store";
 
-/**
- * Applies one command to the in-memory state of its user, through the pure domain core, and
- * records what must be written. Rejections are values and change nothing.
- */
 export interface ApplyContext {
   now: Date;
   accounts: Map<string, Account>;

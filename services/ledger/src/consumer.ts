@@ -1,3 +1,10 @@
+/**
+ * The ledger's loop over `ledger.commands`. Each partition holds whole users, so applying a
+ * partition's messages in offset order applies each user's commands in the order accepted.
+ * Order of effects per chunk: Postgres commit, then outcomes published (both by the group
+ * committer), then the Kafka offset resolved (and committed soon after). A crash anywhere redelivers the chunk; the commands
+ * table makes that harmless.
+ */
 import { LedgerCommand } from "@points/shared";
 import { deadLetter } from "@points/shared/dead-letter";
 import { consumeInChunks } from "@points/shared/kafka";
@@ -7,14 +14,7 @@ import type { GroupCommitter } from "./group-commit";
 import { isProgrammerError } from "./isolate";
 import type { LedgerMetrics } from "./metrics";
 
-/**
- * The ledger's loop over `ledger.commands`. Each partition holds whole users, so applying a
- * partition's messages in offset order applies each user's commands in the order accepted.
- * Order of effects per chunk: Postgres commit, then outcomes published (both by the group
- * committer), then the Kafka offset resolved (and committed soon after). A crash anywhere redelivers the chunk; the commands
- * table makes that harmless.
- */
-export const CHUNK_COMMANDS_MAX = 2_000;
+const CHUNK_COMMANDS_MAX = 2_000;
 /**
  * Offsets are committed at most this often (and on rebalance and shutdown), not after every
  * chunk: a crash redelivers at most this much, which the commands table answers without
@@ -103,7 +103,7 @@ function parseChunk(deps: ConsumerDeps, partition: number, chunk: KafkaMessage[]
 }
 
 /** x-error-code of a dead-lettered command. */
-export type InvalidCommandCode = "empty_value" | "invalid_json" | "invalid_command" | "key_mismatch";
+type InvalidCommandCode = "empty_value" | "invalid_json" | "invalid_command" | "key_mismatch";
 
 function parseCommand(
   message: KafkaMessage,

@@ -1,9 +1,3 @@
-import type { LedgerCommand } from "@points/shared";
-import type { Pool } from "@points/shared/db";
-import { applyBatch, type BatchResult } from "./apply-batch";
-import { applyBisecting, applyOrBisect, isCommandFault, mergeResults } from "./isolate";
-import type { Heartbeat } from "./prefetch";
-
 /**
  * Group commit across partitions. Each partition's batch handler hands its commands here; while
  * one Postgres transaction runs, the batches that arrive meanwhile wait and then go together in
@@ -16,7 +10,13 @@ import type { Heartbeat } from "./prefetch";
  * next group's transaction already runs. A batch's promise settles only after its group is
  * published, so a partition's offset never moves past an unpublished outcome.
  */
-export const GROUP_COMMANDS_MAX = 4_000;
+import type { LedgerCommand } from "@points/shared";
+import type { Pool } from "@points/shared/db";
+import { applyBatch, type BatchResult } from "./apply-batch";
+import { applyBisecting, applyOrBisect, isCommandFault, mergeResults } from "./isolate";
+import type { Heartbeat } from "./prefetch";
+
+const GROUP_COMMANDS_MAX = 4_000;
 /**
  * Groups in flight at once, each in its own transaction on its own connection. Groups hold
  * disjoint partitions, hence disjoint users and rows, so they never wait on each other's locks;

@@ -35,7 +35,7 @@ export function isProgrammerError(err: unknown): boolean {
 }
 
 /** Postgres refused the data itself: class 22 (data exception) or 54 (program limit exceeded). */
-export function isUnstorableDataError(err: unknown): boolean {
+function isUnstorableDataError(err: unknown): boolean {
   const code = sqlState(err);
   return code.startsWith("22") || code.startsWith("54");
 }

@@ -1,3 +1,4 @@
+/** Wires the ledger: Postgres pool, Kafka consumer and producer, Redis, metrics endpoint. */
 import { createServer, type Server } from "node:http";
 import { type LedgerConfig, topicNames } from "@points/shared";
 import { createPool } from "@points/shared/db";
@@ -17,7 +18,6 @@ import { GROUPS_IN_FLIGHT_MAX, GroupCommitter } from "./group-commit";
 import { LedgerMetrics } from "./metrics";
 import { OutcomePublisher } from "./publish";
 
-/** Wires the ledger: Postgres pool, Kafka consumer and producer, Redis, metrics endpoint. */
 export interface RunningLedger {
   stop: () => Promise<void>;
   metricsPort: number;

@@ -35,7 +35,7 @@ export const LOTS_PAGE_ROWS_MAX = 8_192;
 export type Heartbeat = () => Promise<void>;
 
 /** Upper bounds of what one user's commands in the batch may take. */
-export interface LotNeed {
+interface LotNeed {
   spend: bigint;
   negatives: bigint;
   /** live: what negatives (and spends) may take of this payer; earned: what its earns may re-place. */

@@ -1,14 +1,13 @@
+/**
+ * The ledger's SQL. Every statement takes the whole batch as arrays (unnest), so a batch of any
+ * size costs the same few round trips. Every statement is scoped by user_id.
+ */
 import type { Book } from "@points/core";
 import type { EntryRecord } from "@points/shared";
 import type { PoolClient } from "@points/shared/db";
 import { ENTRY_COLUMNS, type EntryRow, entryFromRow } from "@points/shared/db";
 import type { CommandRecord } from "./command-record";
 import { commandKey } from "./keys";
-
-/**
- * The ledger's SQL. Every statement takes the whole batch as arrays (unnest), so a batch of any
- * size costs the same few round trips. Every statement is scoped by user_id.
- */
 
 export async function loadCommands(
   db: PoolClient,
