@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 // `KAFKA_BROKERS=... npx tsx bench/many-lots-bench.ts`: one spend across 60,000 lots (issue 12,
 // bug 1). A fresh database (points_bench_lots) and topic prefix; a member with 60,000 one-point
 // lots written straight into Postgres; the ledger runs in this process so that
@@ -5,6 +6,7 @@
 // reports the time until Postgres holds the outcome, and the event loop's longest block meanwhile.
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import { type LedgerCommand, LedgerConfig, parseConfig, topicNames } from "@points/shared";
+import { signingProducer } from "@points/shared/command-auth";
 import { createPool, ensureDatabase, migrate } from "@points/shared/db";
 import { createKafka } from "@points/shared/kafka";
 import { createLogger } from "@points/shared/logger";
@@ -37,7 +39,12 @@ async function freshStack() {
   await ensureDatabase(databaseUrl);
   await migrate(databaseUrl);
   const prefix = `benchlots${Date.now().toString(36)}.`;
-  await broker.createTopics({ brokers: kafka.brokers, topicPrefix: prefix, log: () => {} });
+  await broker.createTopics({
+    brokers: kafka.brokers,
+    topicPrefix: prefix,
+    log: () => {},
+    credentials: kafka.credentials,
+  });
   const env = {
     DATABASE_URL: databaseUrl,
     REDIS_URL: "redis://127.0.0.1:6379",
@@ -45,12 +52,16 @@ async function freshStack() {
     KAFKA_TOPIC_PREFIX: prefix,
     REDIS_KEY_PREFIX: `${prefix}:`,
     LEDGER_GROUP_ID: `${prefix}ledger`,
+    KAFKA_SASL_USERNAME: kafka.credentials.ledger.username,
+    KAFKA_SASL_PASSWORD: kafka.credentials.ledger.password,
+    COMMAND_SIGNING_KEYS: `bench:${randomBytes(32).toString("hex")}`,
     METRICS_PORT: "0",
     LOG_LEVEL: "warn",
   };
   const config = parseConfig(LedgerConfig, env);
   if (!config.ok) throw new Error(config.message);
-  return { config: config.config, databaseUrl };
+  const gatewaySasl = { mechanism: "scram-sha-512" as const, ...kafka.credentials.gateway };
+  return { config: config.config, databaseUrl, gatewaySasl };
 }
 
 function spendCommand(points: number): LedgerCommand {
@@ -81,14 +92,19 @@ async function waitForOutcome(pool: pg.Pool, commandId: string) {
 }
 
 async function main(): Promise<void> {
-  const { config, databaseUrl } = await freshStack();
+  const { config, databaseUrl, gatewaySasl } = await freshStack();
   const pool = createPool(databaseUrl, { max: 2 });
   await seedManyLots(pool, USER, LOTS);
   log(`seeded ${LOTS} lots; starting the ledger in this process`);
   const ledger = await startLedger(config, createLogger("ledger", "warn"));
-  const producer = createKafka("many-lots-bench", config.KAFKA_BROKERS).producer({
-    createPartitioner: Partitioners.DefaultPartitioner,
-  });
+  // Produced as the gateway produces: its principal, its signature.
+  const producer = signingProducer(
+    createKafka("many-lots-bench", config.KAFKA_BROKERS, undefined, gatewaySasl).producer({
+      createPartitioner: Partitioners.DefaultPartitioner,
+    }),
+    config.COMMAND_SIGNING_KEYS,
+    topicNames(config.KAFKA_TOPIC_PREFIX).commands,
+  );
   await producer.connect();
   await new Promise((r) => setTimeout(r, 3_000)); // consumer group join
   try {
