@@ -40,6 +40,13 @@ export interface Account {
 export async function loadAccounts(db: PoolClient, userIds: string[]): Promise<Map<string, Account>> {
   const accounts = new Map<string, Account>();
   if (userIds.length === 0) return accounts;
+  // The member rows first, in one order, the way a member DELETE or rename (gateway) takes them
+  // before cascading to the account: that waits for this transaction instead of removing the
+  // member under it (a foreign-key failure mid-batch), and the two never deadlock.
+  await db.query(
+    "SELECT 1 FROM members WHERE loyalty_id = ANY($1::text[]) ORDER BY loyalty_id FOR KEY SHARE",
+    [userIds],
+  );
   let rows = await lockAccounts(db, userIds);
   if (rows.length < userIds.length) {
     const locked = new Set(rows.map((r) => r.user_id));
