@@ -6,10 +6,9 @@
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import { type LedgerCommand, LedgerConfig, parseConfig, topicNames } from "@points/shared";
 import { createPool, ensureDatabase, migrate } from "@points/shared/db";
-import { createKafka } from "@points/shared/kafka";
+import { createKafka, Partitioners } from "@points/shared/kafka";
 import { createLogger } from "@points/shared/logger";
 import { ensurePostgres, ensureRedis, loadBrokerModule } from "@points/testing/infra";
-import { Partitioners } from "kafkajs";
 import pg from "pg";
 import { startLedger } from "../services/ledger/src/ledger";
 import { manyLotsSpendAnswer, seedManyLots } from "../services/ledger/src/many-lots.test-support";

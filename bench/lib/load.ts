@@ -16,8 +16,13 @@ export interface LoadOptions {
   connections: number;
   durationS: number;
   token: string;
-  /** Path (and body) per request, e.g. cycling over users. */
-  next: () => { path: string; body?: string };
+  /** Path (and body, and a method other than `method`) per request, e.g. cycling over users. */
+  next: () => { path: string; body?: string; method?: "GET" | "POST"; kind?: string };
+  /**
+   * Sees every answer (slower: autocannon then keeps each body). `kind` is what next() returned
+   * for that request: one request in flight per connection, so the connection's context holds it.
+   */
+  check?: (status: number, body: string, kind: string | undefined) => void;
 }
 
 export async function runLoad(o: LoadOptions): Promise<LoadResult> {
@@ -29,10 +34,17 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
     requests: [
       {
         method: o.method,
-        setupRequest: (req) => {
-          const { path, body } = o.next();
-          return { ...req, path, ...(body ? { body } : {}) };
+        setupRequest: (req, context) => {
+          const { path, body, method, kind } = o.next();
+          if (context) (context as { kind?: string }).kind = kind;
+          return { ...req, path, ...(method ? { method } : {}), ...(body ? { body } : {}) };
         },
+        ...(o.check
+          ? {
+              onResponse: (status: number, body: string, context?: { kind?: string }) =>
+                o.check!(status, body, context?.kind),
+            }
+          : {}),
       },
     ],
   });
