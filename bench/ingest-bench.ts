@@ -5,8 +5,7 @@
 // had forwarded everything (its consumer group caught up), to show which stage is the limit.
 import { randomBytes } from "node:crypto";
 import { topicNames } from "@points/shared";
-import { createKafka } from "@points/shared/kafka";
-import { type Admin, type Message, Partitioners } from "kafkajs";
+import { type Admin, createKafka, type Message, Partitioners } from "@points/shared/kafka";
 import pg from "pg";
 import { signPartnerEvent } from "../services/ingest/src/verify-partner-event";
 import { startBenchStack } from "./lib/stack";

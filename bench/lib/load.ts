@@ -15,24 +15,48 @@ export interface LoadOptions {
   method: "GET" | "POST";
   connections: number;
   durationS: number;
+  /** Requests per second over all connections (open loop); unbounded when absent. */
+  overallRate?: number;
   token: string;
-  /** Path (and body) per request, e.g. cycling over users. */
-  next: () => { path: string; body?: string };
+  /** Path (and body, and a method other than `method`) per request, e.g. cycling over users. */
+  next: () => { path: string; body?: string; method?: "GET" | "POST"; kind?: string };
+  /**
+   * Sees every answer (slower: autocannon then keeps each body). `kind` is what next() returned
+   * for that request: one request in flight per connection, so the connection's context holds it.
+   */
+  check?: (status: number, body: string, kind: string | undefined) => void;
 }
 
 export async function runLoad(o: LoadOptions): Promise<LoadResult> {
+  const headers = { authorization: `Bearer ${o.token}`, "content-type": "application/json" };
   const result = await autocannon({
     url: o.url,
     connections: o.connections,
     duration: o.durationS,
-    headers: { authorization: `Bearer ${o.token}`, "content-type": "application/json" },
+    ...(o.overallRate ? { overallRate: o.overallRate } : {}),
+    headers,
     requests: [
       {
         method: o.method,
-        setupRequest: (req) => {
-          const { path, body } = o.next();
-          return { ...req, path, ...(body ? { body } : {}) };
+        setupRequest: (req, context) => {
+          const { path, body, method, kind } = o.next();
+          if (context) (context as { kind?: string }).kind = kind;
+          // Fresh headers each time: autocannon writes Content-Length into the headers object it
+          // is given, so a GET after a POST would announce a body it does not send and stall.
+          return {
+            ...req,
+            headers: { ...headers },
+            path,
+            ...(method ? { method } : {}),
+            ...(body ? { body } : {}),
+          };
         },
+        ...(o.check
+          ? {
+              onResponse: (status: number, body: string, context?: { kind?: string }) =>
+                o.check!(status, body, context?.kind),
+            }
+          : {}),
       },
     ],
   });

@@ -24,7 +24,7 @@ export function renderTable(
   machine: { redisGetPerS: number; pgbenchTps: number; runs: number; durationS: number },
 ): string {
   const lines = [
-    `Machine limits measured in the same session: redis-benchmark GET ${machine.redisGetPerS.toLocaleString("en-US")} req/s, pgbench -N ${machine.pgbenchTps.toLocaleString("en-US")} tps. Each figure is the median of ${machine.runs} runs (${machine.durationS} s each for HTTP).`,
+    `${machine.redisGetPerS === 0 ? "Machine limits not measured in this run (--only without limits)." : `Machine limits measured in the same session: redis-benchmark GET ${machine.redisGetPerS.toLocaleString("en-US")} req/s, pgbench -N ${machine.pgbenchTps.toLocaleString("en-US")} tps.`} Each figure is the median of ${machine.runs} runs (${machine.durationS} s each for HTTP).`,
     "",
     "| scenario | result | p99 | target | met |",
     "|---|---|---|---|---|",

@@ -44,7 +44,8 @@ export async function startBenchStack(tag: string, port = 18080): Promise<BenchS
   await ensureRedis("redis://127.0.0.1:6379", log);
   const broker = await loadBrokerModule();
   const kafka = await broker.ensureKafka({ brokers: process.env.KAFKA_BROKERS ?? "127.0.0.1:9092", log });
-  const database = `points_bench_${tag}`;
+  // BENCH_DATABASE: a session sharing the machine's Postgres picks its own name.
+  const database = process.env.BENCH_DATABASE ?? `points_bench_${tag}`;
   const admin = new pg.Client({ connectionString: adminUrl });
   await admin.connect();
   await admin.query(`DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`);
