@@ -194,7 +194,7 @@ const RETRY_DELAY_MS_MAX = 5_000;
  * Postgres or Kafka being down pauses the partition (with backoff) instead of skipping messages.
  * Gives up only when the consumer stops or the partition moved to another member (stale batch).
  */
-async function processWithRetry(
+export async function processWithRetry(
   payload: EachBatchPayload,
   options: { log: Logger; process: (chunk: KafkaMessage[]) => Promise<void>; onRetry: () => void },
   chunk: KafkaMessage[],
