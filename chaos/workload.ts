@@ -331,7 +331,7 @@ export function eventMessage(ctx: WorkloadContext, e: EventRecord) {
 export function partnerKafka(brokers: string, clientId: string, sasl: KafkaSaslOptions): Kafka {
   return new Kafka({
     clientId,
-    brokers: [brokers],
+    brokers: brokers.split(","),
     sasl,
     logLevel: logLevel.NOTHING,
     retry: { initialRetryTime: 200, retries: 3 },
