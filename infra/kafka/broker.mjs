@@ -68,6 +68,7 @@ const REPLICATED_CLUSTER_BROKERS = 3;
 const CLUSTER_REPLICATION_FACTOR = 3;
 const CLUSTER_MIN_INSYNC_REPLICAS = 2;
 const MAX_CLUSTER_BROKERS = 9;
+const LEADER_REBALANCE_CHECK_S = 30;
 
 /**
  * The principals of contract section 3 ("Kafka is not an open door"): one per service, one for
@@ -614,6 +615,8 @@ function writeServerProperties({
     "default.replication.factor": replicated ? CLUSTER_REPLICATION_FACTOR : 1,
     "min.insync.replicas": replicated ? CLUSTER_MIN_INSYNC_REPLICAS : 1,
     "unclean.leader.election.enable": false,
+    // A restarted broker gets its preferred leaderships back within this, not the default 5 minutes.
+    "leader.imbalance.check.interval.seconds": LEADER_REBALANCE_CHECK_S,
     "offsets.topic.replication.factor": replicated ? CLUSTER_REPLICATION_FACTOR : 1,
     "offsets.topic.num.partitions": INTERNAL_TOPIC_PARTITIONS,
     "transaction.state.log.replication.factor": replicated ? CLUSTER_REPLICATION_FACTOR : 1,
