@@ -305,6 +305,7 @@ async function startLockedCluster({ ports, controllerPorts, dataDir, log, topicP
     await waitForClusterSize(brokers, specs.length, credentials, startedAt + startTimeoutMs);
     await createTopics({ brokers: brokers.join(","), topicPrefix, log, credentials });
     await warmUpGroupCoordinator(brokers[0], credentials);
+    await waitForServicePrincipals(brokers, credentials);
   } catch (err) {
     await stop();
     throw err;
@@ -387,6 +388,38 @@ function clusterNode(spec, credentials, log) {
     },
   };
   return node;
+}
+
+/**
+ * ACLs reach each broker through the metadata log a little after createAcls returns; a service
+ * starting in that window gets CLUSTER_AUTHORIZATION_FAILED for its idempotent producer. Ready
+ * means: each service principal can get a producer id (a broker picked at random each time).
+ */
+async function waitForServicePrincipals(brokers, credentials) {
+  for (const principal of ["gateway", "ingest", "ledger"]) {
+    for (let round = 0; round < brokers.length; round++) {
+      const ok = await pollUntil(async () => {
+        const producer = new Kafka({
+          clientId: "kafka-dev-acl-probe",
+          brokers,
+          logLevel: logLevel.NOTHING,
+          sasl: saslOf(credentials[principal]),
+          // An idempotent producer refuses retries: 0; pollUntil is the outer retry.
+          retry: { retries: 1 },
+        }).producer({ idempotent: true, maxInFlightRequests: 1 });
+        try {
+          await producer.connect();
+          return true;
+        } catch {
+          return false;
+        } finally {
+          await producer.disconnect().catch(() => {});
+        }
+      }, TOPICS_READY_TIMEOUT_MS);
+      if (!ok)
+        throw new Error(`[kafka] ${principal} cannot get a producer id: its ACLs did not reach the brokers`);
+    }
+  }
 }
 
 /** Every broker registered: before that, topics would get fewer replicas than asked for. */

@@ -150,8 +150,10 @@ async function untilAnswered(url: string, token: string, key: string, body: stri
         signal: AbortSignal.timeout(ATTEMPT_TIMEOUT_MS),
       });
       await res.text();
-      // 5xx, 408 and 429 mean "not decided (yet)": ask again with the same key and body.
-      if (res.status < 500 && res.status !== 408 && res.status !== 429) return res.status;
+      // 202 (accepted, not decided within the sync wait), 5xx, 408 and 429 mean "not decided
+      // (yet)": ask again with the same key and body until the recorded answer comes back.
+      if (res.status !== 202 && res.status < 500 && res.status !== 408 && res.status !== 429)
+        return res.status;
     } catch {
       // Timeout or connection error: the same.
     }
