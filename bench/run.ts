@@ -19,6 +19,7 @@ import pg from "pg";
 import { type LoadOptions, type LoadResult, median, medianOf, runLoad } from "./lib/load";
 import { type Row, renderChart, renderTable } from "./lib/report";
 import { ADMIN_TOKEN, type BenchStack, machineLimits, startBenchStack } from "./lib/stack";
+import { runScaleout } from "./scaleout";
 
 const SCENARIOS = [
   "limits",
@@ -653,4 +654,8 @@ function writeReport(
   process.stdout.write(`${table}\n`);
 }
 
-await main();
+// `npm run bench -- --only scaleout`: only the scale-out scenarios (bench/scaleout.ts).
+const only = process.argv.indexOf("--only");
+if (only >= 0 && process.argv[only + 1] === "scaleout") await runScaleout();
+else if (only >= 0) throw new Error(`unknown --only ${process.argv[only + 1]} (known: scaleout)`);
+else await main();

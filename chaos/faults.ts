@@ -1,6 +1,6 @@
 import type { Pool } from "@points/shared/db";
 import { Partitioners } from "kafkajs";
-import { sleep } from "./infra";
+import { type BrokerNode, sleep } from "./infra";
 import type { Rng } from "./rng";
 import type { ChaosStack } from "./stack";
 import {
@@ -29,6 +29,11 @@ export const FAULT_KINDS = [
   "ledger-scale-out",
   "ledger-scale-in",
   "ledger-kill-redis-stalled",
+  "postgres-stall",
+  "postgres-kill-backends",
+  // Only with --brokers 3 (instead of kafka-restart):
+  "broker-kill",
+  "broker-pause",
 ] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
@@ -50,9 +55,28 @@ export interface FaultRecord {
   endAt: number | null;
 }
 
-/** One cycle holds every kind once, in seeded order; a scale-in always follows its scale-out. */
-export function faultCycle(rng: Rng, ingest: boolean): FaultKind[] {
-  const kinds = FAULT_KINDS.filter((k) => k !== "ledger-scale-in" && (ingest || k !== "ingest-kill"));
+const CLUSTER_ONLY: readonly FaultKind[] = ["broker-kill", "broker-pause"];
+/** A broker is paused for this long: sometimes past broker.session.timeout.ms (9 s), so it is fenced. */
+const BROKER_PAUSE_MS: [number, number] = [3_000, 12_000];
+const BROKER_DOWN_MS: [number, number] = [500, 3_000];
+const POSTGRES_STALL_MS: [number, number] = [2_000, 8_000];
+/** How long to look for a ledger connection inside a transaction before terminating anyway. */
+const BACKEND_IN_TX_WAIT_MS = 5_000;
+
+/**
+ * One cycle holds every kind once, in seeded order; a scale-in always follows its scale-out. On a
+ * cluster, broker-kill and broker-pause come twice per cycle (a broker loss is what the cluster is
+ * for) and kafka-restart (the whole cluster) is left out.
+ */
+export function faultCycle(rng: Rng, ingest: boolean, brokers = 1): FaultKind[] {
+  const cluster = brokers > 1;
+  const kinds = FAULT_KINDS.filter(
+    (k) =>
+      k !== "ledger-scale-in" &&
+      (ingest || k !== "ingest-kill") &&
+      (cluster ? k !== "kafka-restart" : !CLUSTER_ONLY.includes(k)),
+  );
+  if (cluster) kinds.push(...CLUSTER_ONLY);
   const order = rng.shuffle(kinds);
   const after = order.indexOf("ledger-scale-out") + 1;
   order.splice(rng.int(after, order.length), 0, "ledger-scale-in");
@@ -62,6 +86,10 @@ export function faultCycle(rng: Rng, ingest: boolean): FaultKind[] {
 export class FaultInjector {
   private kafkaKills = 0;
   private pgCrashes = 0;
+  /** The node killed last, so the next broker-kill takes another one ("then another"). */
+  private lastKilledNode: number | undefined;
+  /** A killed broker's restart runs in the background; the next fault waits for it first. */
+  private brokerRestart: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly stack: ChaosStack,
@@ -71,7 +99,22 @@ export class FaultInjector {
   /** Injects one fault; returns what was done, or null when it does not apply right now. */
   async inject(kind: FaultKind): Promise<string | null> {
     const s = this.stack;
+    await this.brokerRestart;
     switch (kind) {
+      case "broker-kill":
+        return this.killBroker();
+      case "broker-pause":
+        return this.pauseBroker();
+      case "postgres-stall": {
+        const ms = this.rng.int(...POSTGRES_STALL_MS);
+        const stopped = await s.pg.stall(ms);
+        return `SIGSTOP postmaster and ${stopped - 1} children for ${ms} ms, SIGCONT`;
+      }
+      case "postgres-kill-backends": {
+        const { killed, inTransaction } = await s.pg.terminateBackends("ledger", BACKEND_IN_TX_WAIT_MS);
+        if (killed === 0) return null;
+        return `pg_terminate_backend of ${killed} ledger connections (${inTransaction} mid-transaction)`;
+      }
       case "ledger-kill": {
         const ledger = this.rng.pick(s.ledgers.filter((l) => l.alive));
         if (!ledger) return null;
@@ -137,6 +180,62 @@ export class FaultInjector {
     for (const l of ledgers) l.start();
     const names = ledgers.map((l) => l.instance).join(" + ");
     return `Redis writes paused, ${stalledMs} ms later SIGKILL ${names}, Redis resumed, restarted`;
+  }
+
+  /**
+   * SIGKILL of the broker leading the most ledger.commands partitions (not the one killed last
+   * time), restarted on its data dir after a short while, in the background: the recovery
+   * measured is the cluster serving on the two others (leader election, producer and consumer
+   * failover); the restart (and its catching up) overlaps the next fault's start at the latest.
+   */
+  private async killBroker(): Promise<string | null> {
+    const node = await this.busiestLeader(this.lastKilledNode);
+    if (!node) return null;
+    const led = node.led;
+    await node.node.kill("SIGKILL");
+    this.lastKilledNode = node.node.nodeId;
+    const downMs = this.rng.int(...BROKER_DOWN_MS);
+    this.brokerRestart = sleep(downMs).then(() => node.node.start());
+    return `SIGKILL broker ${node.node.nodeId} (leader of ${led} ledger.commands partitions), restarted after ${downMs} ms`;
+  }
+
+  /** SIGSTOP of the busiest leader for several seconds, then SIGCONT: a broker that hangs, not one that dies. */
+  private async pauseBroker(): Promise<string | null> {
+    const node = await this.busiestLeader(undefined);
+    if (!node) return null;
+    const ms = this.rng.int(...BROKER_PAUSE_MS);
+    await node.node.kill("SIGSTOP");
+    try {
+      await sleep(ms);
+    } finally {
+      await node.node.kill("SIGCONT");
+    }
+    return `SIGSTOP broker ${node.node.nodeId} (leader of ${node.led} ledger.commands partitions) for ${ms} ms, SIGCONT`;
+  }
+
+  private async busiestLeader(
+    except: number | undefined,
+  ): Promise<{ node: BrokerNode; led: number } | undefined> {
+    const nodes = this.stack.kafka.nodes.filter((n) => n.running && n.nodeId !== except);
+    if (nodes.length === 0) return undefined;
+    const admin = partnerKafka(
+      this.stack.kafka.brokers,
+      "chaos-faults",
+      this.stack.kafka.sasl("admin"),
+    ).admin();
+    const led = new Map<number, number>();
+    try {
+      await admin.connect();
+      const topic = `${this.stack.topicPrefix}ledger.commands`;
+      const metadata = await admin.fetchTopicMetadata({ topics: [topic] });
+      for (const p of metadata.topics[0]?.partitions ?? []) led.set(p.leader, (led.get(p.leader) ?? 0) + 1);
+    } catch {
+      // Metadata unavailable right now: any running node will do.
+    } finally {
+      await admin.disconnect().catch(() => {});
+    }
+    const ranked = [...nodes].sort((a, b) => (led.get(b.nodeId) ?? 0) - (led.get(a.nodeId) ?? 0));
+    return { node: ranked[0]!, led: led.get(ranked[0]!.nodeId) ?? 0 };
   }
 
   /** Not a fault: the operator's remedy when the system does not recover on its own. */

@@ -1,11 +1,12 @@
 import { type ChildProcess, execFile, execFileSync, spawn } from "node:child_process";
-import { chownSync, closeSync, existsSync, mkdirSync, openSync, readdirSync } from "node:fs";
+import { chownSync, closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync } from "node:fs";
 import net from "node:net";
 import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { promisify } from "node:util";
 import { postgresAnswers, redisAnswers } from "@points/testing/infra";
 import { Redis } from "ioredis";
+import pg from "pg";
 
 /**
  * The chaos run's own infrastructure: a private Postgres cluster, a private redis-server and a
@@ -233,6 +234,69 @@ export class PrivatePostgres {
     unregisterCleanup(`pg:${this.port}`);
   }
 
+  /**
+   * SIGSTOP of the postmaster, then of every child it has (backends, walwriter, checkpointer...),
+   * for `ms`, then SIGCONT: Postgres hangs without closing a connection, unlike a restart.
+   * The postmaster first, so it forks no backend that would escape the stall.
+   */
+  async stall(ms: number): Promise<number> {
+    const postmaster = this.postmasterPid();
+    killPidSync(postmaster, "SIGSTOP");
+    const stopped = [postmaster, ...childrenOf(postmaster)];
+    const resume = () => {
+      for (const pid of stopped) killPidSync(pid, "SIGCONT");
+    };
+    registerCleanup(`pg-stall:${this.port}`, resume);
+    try {
+      for (const pid of stopped.slice(1)) killPidSync(pid, "SIGSTOP");
+      await sleep(ms);
+    } finally {
+      resume();
+      unregisterCleanup(`pg-stall:${this.port}`);
+    }
+    return stopped.length;
+  }
+
+  /**
+   * pg_terminate_backend of the connections named `applicationName`, from the server side. Waits
+   * up to `waitMs` for at least one of them to be inside a transaction, so the kill lands mid-
+   * transaction when the load allows; returns how many were terminated and how many were mid-transaction.
+   */
+  async terminateBackends(
+    applicationName: string,
+    waitMs: number,
+  ): Promise<{ killed: number; inTransaction: number }> {
+    const client = new pg.Client({ connectionString: this.url(), connectionTimeoutMillis: 5_000 });
+    await client.connect();
+    try {
+      const deadline = Date.now() + waitMs;
+      for (;;) {
+        const { rows } = await client.query<{ pid: number; in_tx: boolean }>(
+          `SELECT pid, xact_start IS NOT NULL AS in_tx FROM pg_stat_activity
+            WHERE application_name = $1 AND pid <> pg_backend_pid()`,
+          [applicationName],
+        );
+        const inTransaction = rows.filter((r) => r.in_tx).length;
+        if ((inTransaction > 0 || Date.now() >= deadline) && rows.length > 0) {
+          await client.query("SELECT pg_terminate_backend(pid) FROM unnest($1::int[]) AS pid", [
+            rows.map((r) => r.pid),
+          ]);
+          return { killed: rows.length, inTransaction };
+        }
+        if (Date.now() >= deadline) return { killed: 0, inTransaction: 0 };
+        await sleep(5);
+      }
+    } finally {
+      await client.end().catch(() => {});
+    }
+  }
+
+  private postmasterPid(): number {
+    const pid = Number(readFileSync(join(this.dataDir, "postmaster.pid"), "utf8").split("\n")[0]);
+    if (!Number.isInteger(pid) || pid <= 0) throw new Error("assertion: no postmaster pid");
+    return pid;
+  }
+
   private stopSync(): void {
     const [cmd, args] = asClusterOwner(join(this.bin, "pg_ctl"), [
       "-D",
@@ -243,6 +307,18 @@ export class PrivatePostgres {
       "stop",
     ]);
     execFileSync(cmd, args, { stdio: "ignore" });
+  }
+}
+
+/** Direct children of `pid`, by pgrep -P (only this run's own postmaster is ever asked about). */
+function childrenOf(pid: number): number[] {
+  try {
+    return execFileSync("pgrep", ["-P", String(pid)], { encoding: "utf8" })
+      .split("\n")
+      .filter(Boolean)
+      .map(Number);
+  } catch {
+    return []; // pgrep exits 1 when there are none
   }
 }
 
@@ -315,6 +391,16 @@ export interface KafkaSaslOptions {
   password: string;
 }
 
+/** One node of a launcher-started cluster (see infra/kafka/broker.mjs, clusterNode). */
+export interface BrokerNode {
+  nodeId: number;
+  port: number;
+  readonly pid: number | undefined;
+  readonly running: boolean;
+  start(options?: { startTimeoutMs?: number }): Promise<void>;
+  kill(signal?: "SIGKILL" | "SIGSTOP" | "SIGCONT"): Promise<void>;
+  stop(): Promise<void>;
+}
 interface BrokerHandle {
   brokers: string;
   started: boolean;
@@ -322,6 +408,7 @@ interface BrokerHandle {
   stop: () => Promise<void>;
   pid?: number;
   exited?: Promise<unknown>;
+  nodes?: BrokerNode[];
 }
 interface BrokerModule {
   ensureKafka(options: {
@@ -329,9 +416,16 @@ interface BrokerModule {
     dataDir: string;
     log?: Log;
     topicPrefix?: string;
+    brokerCount?: number;
+    controllerPorts?: number[];
   }): Promise<BrokerHandle>;
 }
 
+/**
+ * The chaos run's Kafka: one broker, or (brokerCount 3) a cluster of combined broker+controller
+ * nodes with replication factor 3 and min.insync.replicas 2, whose nodes the faults kill, pause
+ * and restart one at a time.
+ */
 export class PrivateKafka {
   private handle: BrokerHandle | undefined;
   /** The principals' credentials; kept across restarts (they live in the data dir). */
@@ -340,15 +434,29 @@ export class PrivateKafka {
 
   constructor(
     parentDir: string,
-    readonly port: number,
+    private readonly ports: number[],
+    private readonly controllerPorts: number[] | undefined,
     private readonly topicPrefix: string,
     private readonly log: Log,
   ) {
     this.dataDir = join(parentDir, "kafka");
   }
 
+  get port(): number {
+    return this.ports[0]!;
+  }
+
+  get brokerCount(): number {
+    return this.ports.length;
+  }
+
   get brokers(): string {
-    return `${LOOPBACK}:${this.port}`;
+    return this.ports.map((p) => `${LOOPBACK}:${p}`).join(",");
+  }
+
+  /** The cluster's nodes (empty for a single broker). */
+  get nodes(): BrokerNode[] {
+    return this.handle?.nodes ?? [];
   }
 
   /** SASL options of one principal (contract 3: the broker refuses anonymous clients). */
@@ -366,6 +474,8 @@ export class PrivateKafka {
       dataDir: this.dataDir,
       log: this.log,
       topicPrefix: this.topicPrefix,
+      brokerCount: this.brokerCount,
+      ...(this.controllerPorts ? { controllerPorts: this.controllerPorts } : {}),
     });
     if (!handle.started || handle.pid === undefined) {
       throw new Error(`a Kafka broker already answered at ${this.brokers}; the chaos run needs its own`);
@@ -373,7 +483,15 @@ export class PrivateKafka {
     this.handle = handle;
     this.credentials = handle.credentials;
     const pid = handle.pid;
-    registerCleanup(`kafka:${this.port}`, () => killPidSync(pid));
+    // A cluster node's pid changes when a fault restarts it: read the pids when the hook runs.
+    const nodes = handle.nodes;
+    registerCleanup(`kafka:${this.port}`, () => {
+      if (!nodes) return killPidSync(pid);
+      for (const node of nodes) {
+        killPidSync(node.pid, "SIGCONT");
+        killPidSync(node.pid);
+      }
+    });
   }
 
   /** SIGTERM: controlled shutdown; SIGKILL: a crash (the next start waits for the old session). */
@@ -381,8 +499,11 @@ export class PrivateKafka {
     const handle = this.handle;
     if (!handle) return;
     if (signal === "SIGKILL") {
-      killPidSync(handle.pid, "SIGKILL");
-      await handle.exited;
+      if (handle.nodes) await Promise.all(handle.nodes.map((n) => n.kill("SIGKILL")));
+      else {
+        killPidSync(handle.pid, "SIGKILL");
+        await handle.exited;
+      }
     }
     await handle.stop(); // SIGTERM (SIGKILL after a grace period); releases the launcher's exit guards
     unregisterCleanup(`kafka:${this.port}`);

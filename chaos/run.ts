@@ -46,6 +46,8 @@ export interface ChaosOptions {
   /** Concurrent partner Kafka producers (only with ingest). */
   producers: number;
   thinkMs: number;
+  /** Kafka brokers: 1, or 3 for a cluster (replication factor 3, min.insync.replicas 2, broker faults). */
+  brokers?: number;
   /** Run and fault the ingest service (ignored when services/ingest/src/main.ts does not exist). */
   ingest: boolean;
   /** A fixed fault list instead of seeded cycles (the short test). */
@@ -73,11 +75,14 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   const tag = randomBytes(3).toString("hex");
   const dir = mkdtempSync(join(tmpdir(), "points-chaos-"));
   chmodSync(dir, 0o755); // the postgres OS user must reach its data directory inside
-  const stack = await ChaosStack.create({ dir, tag, ingest, log: (m) => log(`  ${m}`) });
+  const brokers = options.brokers ?? 1;
+  const stack = await ChaosStack.create({ dir, tag, ingest, brokers, log: (m) => log(`  ${m}`) });
   let pool: Pool | undefined;
   let report: ChaosReport | undefined;
   try {
-    log(`chaos run ${tag} in ${dir} (seed ${options.seed})`);
+    log(
+      `chaos run ${tag} in ${dir} (seed ${options.seed}, ${brokers} Kafka broker${brokers > 1 ? "s" : ""})`,
+    );
     await stack.startInfrastructure();
     await stack.startServices();
     pool = createPool(stack.databaseUrl, { max: 4, name: "chaos" });
@@ -102,9 +107,11 @@ function tidy(dir: string, options: ChaosOptions, report: ChaosReport | undefine
     rmSync(dir, { recursive: true, force: true });
     return;
   }
+  const kafkaLogs = [1, 2, 3].map((n) => [`kafka/node-${n}/broker.log`, `logs/kafka-node-${n}.log`]);
   for (const [from, to] of [
     ["pg/server.log", "logs/postgres.log"],
     ["kafka/broker.log", "logs/kafka.log"],
+    ...kafkaLogs,
   ]) {
     if (existsSync(join(dir, from!))) copyFileSync(join(dir, from!), join(dir, to!));
   }
@@ -247,7 +254,7 @@ async function runSchedule(
     if ((enough && elapsed >= durationMs) || elapsed >= hardCapMs) break;
     if (queue.length === 0) {
       if (options.faults) await sleep(Math.min(1_000, durationMs - elapsed));
-      else queue.push(...faultCycle(rng, stack.ingestEnabled));
+      else queue.push(...faultCycle(rng, stack.ingestEnabled, stack.kafka.brokerCount));
       continue;
     }
     const kind = queue.shift()!;
@@ -415,7 +422,7 @@ function progressLine(rec: Recorder, startedAt: number): string {
 
 // --- CLI ----------------------------------------------------------------------------------------
 
-const USAGE = `usage: npm run chaos -- [--duration-s 240] [--users 300] [--faults-min 20] [--seed N]
+const USAGE = `usage: npm run chaos -- [--duration-s 240] [--users 300] [--faults-min 20] [--seed N] [--brokers 1|3]
        [--concurrency 12] [--producers 2] [--think-ms 10] [--no-ingest] [--faults kind,kind,...|none] [--no-tail] [--keep] [--self-check]
 fault kinds: ${FAULT_KINDS.join(", ")}`;
 
@@ -427,6 +434,7 @@ function parseCli(argv: string[]): ChaosOptions {
       users: { type: "string", default: "300" },
       "faults-min": { type: "string", default: "20" },
       seed: { type: "string" },
+      brokers: { type: "string", default: "1" },
       concurrency: { type: "string", default: "12" },
       producers: { type: "string", default: "2" },
       "think-ms": { type: "string", default: "10" },
@@ -448,6 +456,7 @@ function parseCli(argv: string[]): ChaosOptions {
       throw new Error(`--${name} must be an integer in ${min}..${max}`);
     return n;
   };
+  if (values.brokers !== "1" && values.brokers !== "3") throw new Error("--brokers must be 1 or 3");
   const faults = values.faults === "none" ? [] : values.faults?.split(",").map((k) => k.trim());
   const unknown = faults?.filter((k) => !(FAULT_KINDS as readonly string[]).includes(k));
   if (unknown?.length) throw new Error(`unknown fault kinds: ${unknown.join(", ")}`);
@@ -456,6 +465,7 @@ function parseCli(argv: string[]): ChaosOptions {
     users: int("users", values.users, 1, 10_000),
     faultsMin: int("faults-min", values["faults-min"], 0, 500),
     seed: int("seed", values.seed ?? String(Math.floor(Math.random() * 1_000_000)), 0, 2 ** 31),
+    brokers: int("brokers", values.brokers, 1, 3),
     concurrency: int("concurrency", values.concurrency, 1, 256),
     producers: int("producers", values.producers, 0, 16),
     thinkMs: int("think-ms", values["think-ms"], 0, 10_000),

@@ -31,6 +31,8 @@ export interface StackOptions {
   dir: string;
   tag: string;
   ingest: boolean;
+  /** 1: one broker; 3: a KRaft cluster with replication factor 3 and min.insync.replicas 2. */
+  brokers: number;
   log: Log;
 }
 
@@ -55,7 +57,7 @@ export class ChaosStack {
 
   private constructor(
     private readonly options: StackOptions,
-    ports: { pg: number; redis: number; kafka: number; gateway: number },
+    ports: { pg: number; redis: number; kafka: number[]; controllers?: number[]; gateway: number },
   ) {
     const { dir, tag, log } = options;
     this.logDir = join(dir, "logs");
@@ -66,15 +68,26 @@ export class ChaosStack {
     this.redisKeyPrefix = `chaos${tag}:`;
     this.ledgerGroup = `chaos${tag}.ledger`;
     this.ingestGroup = `chaos${tag}.ingest`;
-    this.kafka = new PrivateKafka(dir, ports.kafka, this.topicPrefix, log);
+    this.kafka = new PrivateKafka(dir, ports.kafka, ports.controllers, this.topicPrefix, log);
     this.gatewayPort = ports.gateway;
   }
 
   static async create(options: StackOptions): Promise<ChaosStack> {
+    const cluster = options.brokers > 1;
+    const freePorts = async (n: number) => {
+      const ports: number[] = [];
+      while (ports.length < n) {
+        const port = await freePort();
+        if (!ports.includes(port)) ports.push(port);
+      }
+      return ports;
+    };
+    const kafkaPorts = cluster ? await freePorts(2 * options.brokers) : [await freePortPair()];
     const ports = {
       pg: await freePort(),
       redis: await freePort(),
-      kafka: await freePortPair(),
+      kafka: kafkaPorts.slice(0, options.brokers),
+      ...(cluster ? { controllers: kafkaPorts.slice(options.brokers) } : {}),
       gateway: await freePort(),
     };
     return new ChaosStack(options, ports);
@@ -112,7 +125,7 @@ export class ChaosStack {
 
   async startInfrastructure(): Promise<void> {
     const { log } = this.options;
-    log(`private Postgres on ${this.pg.port}, Redis on ${this.redis.port}, Kafka on ${this.kafka.port}`);
+    log(`private Postgres on ${this.pg.port}, Redis on ${this.redis.port}, Kafka on ${this.kafka.brokers}`);
     await this.pg.init();
     await Promise.all([this.pg.start(), this.redis.start(), this.kafka.start()]);
     await ensureDatabase(this.databaseUrl);

@@ -1,5 +1,6 @@
 import { createHash, createHmac } from "node:crypto";
-import { Kafka, logLevel, Partitioners, type Producer } from "kafkajs";
+import { recordingPartitioner, sendAll } from "@points/shared/kafka";
+import { Kafka, logLevel, type Producer } from "kafkajs";
 import { type KafkaSaslOptions, sleep } from "./infra";
 import type { Rng } from "./rng";
 
@@ -332,7 +333,7 @@ export function eventMessage(ctx: WorkloadContext, e: EventRecord) {
 export function partnerKafka(brokers: string, clientId: string, sasl: KafkaSaslOptions): Kafka {
   return new Kafka({
     clientId,
-    brokers: [brokers],
+    brokers: brokers.split(","),
     sasl,
     logLevel: logLevel.NOTHING,
     retry: { initialRetryTime: 200, retries: 3 },
@@ -358,12 +359,13 @@ export class PartnerProducer {
       this.ctx.rec.eventSends += 1;
       try {
         const producer = await this.connected();
+        // Per partition (sendAll): kafkajs can acknowledge a multi-broker send it only half wrote (kafkajs#1303).
         await withTimeout(
-          producer.send({
-            topic: this.ctx.partnerTopic,
-            acks: -1,
-            messages: batch.map((e) => eventMessage(this.ctx, e)),
-          }),
+          sendAll(
+            producer,
+            this.ctx.partnerTopic,
+            batch.map((e) => eventMessage(this.ctx, e)),
+          ),
           SEND_TIMEOUT_MS,
         );
         for (const e of batch) e.acked = true;
@@ -386,7 +388,7 @@ export class PartnerProducer {
     if (this.producer) return this.producer;
     const producer = this.kafka.producer({
       allowAutoTopicCreation: false,
-      createPartitioner: Partitioners.DefaultPartitioner,
+      createPartitioner: recordingPartitioner,
     });
     await withTimeout(producer.connect(), SEND_TIMEOUT_MS).catch(async (err) => {
       await producer.disconnect().catch(() => {});

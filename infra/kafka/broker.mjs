@@ -60,6 +60,15 @@ const LOG_SEGMENT_BYTES = 64 * 1024 * 1024;
 const INTERNAL_TOPIC_PARTITIONS = 10;
 const DEFAULT_TOPIC_PARTITIONS = 12;
 const LOG_TAIL_LINES = 40;
+// A cluster runs 3 JVMs on a dev box next to everything else, so each gets a smaller heap.
+const CLUSTER_HEAP_OPTS = "-Xmx384m -Xms128m";
+// With this many brokers or more, topics are replicated 3 ways and a write needs 2 in-sync copies
+// (with acks=all), so losing any one broker loses no acknowledged record and blocks no producer.
+const REPLICATED_CLUSTER_BROKERS = 3;
+const CLUSTER_REPLICATION_FACTOR = 3;
+const CLUSTER_MIN_INSYNC_REPLICAS = 2;
+const MAX_CLUSTER_BROKERS = 9;
+const LEADER_REBALANCE_CHECK_S = 30;
 
 /**
  * The principals of contract section 3 ("Kafka is not an open door"): one per service, one for
@@ -97,8 +106,15 @@ export async function ensureKafka({
   log = console.log,
   topicPrefix = "",
   startTimeoutMs = START_TIMEOUT_MS,
+  brokerCount = 1,
+  controllerPorts,
 } = {}) {
-  const list = splitBrokers(brokers);
+  if (!Number.isInteger(brokerCount) || brokerCount < 1 || brokerCount > MAX_CLUSTER_BROKERS) {
+    throw new Error(
+      `[kafka] brokerCount must be an integer in 1..${MAX_CLUSTER_BROKERS}, got ${brokerCount}`,
+    );
+  }
+  const list = brokerCount > 1 ? clusterAddresses(splitBrokers(brokers), brokerCount) : splitBrokers(brokers);
   const first = list[0];
   const { host, port } = parseHostPort(first);
   const known = loadCredentials(first);
@@ -113,7 +129,28 @@ export async function ensureKafka({
     );
   }
   const dir = path.resolve(dataDir ?? process.env.KAFKA_DATA_DIR ?? defaultDataDir(port));
+  if (brokerCount > 1) {
+    const ports = list.map((b) => parseHostPort(b).port);
+    const controllers = controllerPorts ?? ports.map((p) => p + CONTROLLER_PORT_OFFSET);
+    if (controllers.length !== brokerCount)
+      throw new Error("[kafka] one controller port per broker is needed");
+    return startLocalCluster({
+      ports,
+      controllerPorts: controllers,
+      dataDir: dir,
+      log,
+      topicPrefix,
+      startTimeoutMs,
+    });
+  }
   return startLocalBroker({ port, dataDir: dir, log, topicPrefix, startTimeoutMs });
+}
+
+/** `count` addresses: the ones given, or consecutive ports after the first one given. */
+function clusterAddresses(list, count) {
+  if (list.length >= count) return list.slice(0, count);
+  const { host, port } = parseHostPort(list[0]);
+  return Array.from({ length: count }, (_, i) => `${host}:${port + i}`);
 }
 
 /**
@@ -144,7 +181,8 @@ export async function createTopics({
   await admin.connect();
   try {
     const deadline = Date.now() + TOPICS_READY_TIMEOUT_MS;
-    const created = await createMissingTopics(admin, wanted, deadline);
+    const { brokers: members } = await admin.describeCluster();
+    const created = await createMissingTopics(admin, withReplication(wanted, members.length), deadline);
     if (created.length > 0) log(`[kafka] created topics: ${created.join(", ")}`);
     await admin.createAcls({ acl: aclBindings(topicPrefix) });
     const actual = await waitForLeaders(admin, wanted, deadline);
@@ -215,6 +253,196 @@ async function startLockedBroker({ port, broker, dataDir, log, topicPrefix, star
     `[kafka] broker ready at ${broker} in ${seconds(Date.now() - startedAt)} (pid ${proc.child.pid}, data ${dataDir})`,
   );
   return { brokers: broker, started: true, stop, pid: proc.child.pid, exited: proc.exited, credentials };
+}
+
+// ---------------------------------------------------------------------------------------------
+// A local cluster: N combined broker+controller nodes (KRaft quorum of N voters)
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * Starts (or reuses) a cluster of `ports.length` nodes, each a broker and a controller voter,
+ * with its own port, controller port and data dir (<dataDir>/node-<id>), all from the same jars
+ * and secured like the single broker: same SCRAM users (created by each node's format), same
+ * ACLs. The handle's `nodes` let tests and the chaos run kill, pause and restart single nodes.
+ */
+async function startLocalCluster({ ports, controllerPorts, dataDir, log, topicPrefix, startTimeoutMs }) {
+  const brokers = ports.map((port) => `${BIND_HOST}:${port}`);
+  fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  if ((await acquireStartLock({ port: ports[0], broker: brokers[0], log })) === "answering") {
+    return useRunningBroker(brokers.join(","), topicPrefix, log, loadCredentials(brokers[0]));
+  }
+  try {
+    return await startLockedCluster({ ports, controllerPorts, dataDir, log, topicPrefix, startTimeoutMs });
+  } finally {
+    releaseStartLock(ports[0]);
+  }
+}
+
+async function startLockedCluster({ ports, controllerPorts, dataDir, log, topicPrefix, startTimeoutMs }) {
+  const brokers = ports.map((port) => `${BIND_HOST}:${port}`);
+  const credentials = loadOrCreateDataDirCredentials(dataDir);
+  await ensureJars(log);
+  const clusterId = loadOrCreateClusterId(dataDir);
+  const voters = controllerPorts.map((cp, i) => `${i + 1}@${BIND_HOST}:${cp}`).join(",");
+  const specs = ports.map((port, i) => ({
+    nodeId: i + 1,
+    port,
+    broker: brokers[i],
+    controllerPort: controllerPorts[i],
+    dataDir: path.join(dataDir, `node-${i + 1}`),
+  }));
+  for (const spec of specs) await prepareClusterNode({ spec, voters, clusterId, credentials, log });
+  // The users exist once every node's storage is formatted with them.
+  fs.writeFileSync(path.join(dataDir, SECURED_MARKER), "SCRAM-SHA-512 users created at format\n");
+  for (const port of ports) publishCredentials(port, credentials);
+
+  const startedAt = Date.now();
+  const nodes = specs.map((spec) => clusterNode(spec, credentials, log));
+  const stop = once(() => Promise.all(nodes.map((node) => node.stop())).then(() => {}));
+  try {
+    // The quorum needs a majority of voters up before any of them answers, so all start together.
+    await Promise.all(nodes.map((node) => node.start({ startTimeoutMs })));
+    await waitForClusterSize(brokers, specs.length, credentials, startedAt + startTimeoutMs);
+    await createTopics({ brokers: brokers.join(","), topicPrefix, log, credentials });
+    await warmUpGroupCoordinator(brokers[0], credentials);
+    await waitForServicePrincipals(brokers, credentials);
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  log(
+    `[kafka] ${specs.length}-broker cluster ready at ${brokers.join(",")} in ${seconds(Date.now() - startedAt)} ` +
+      `(pids ${nodes.map((n) => n.pid).join(", ")}, data ${dataDir})`,
+  );
+  return { brokers: brokers.join(","), started: true, stop, pid: nodes[0].pid, credentials, nodes };
+}
+
+async function prepareClusterNode({ spec, voters, clusterId, credentials, log }) {
+  fs.mkdirSync(spec.dataDir, { recursive: true, mode: 0o700 });
+  const propsPath = path.join(spec.dataDir, "server.properties");
+  const stale = ourBrokerPid(spec.dataDir, propsPath);
+  if (stale) {
+    log(`[kafka] killing node ${spec.nodeId} (pid ${stale}) left from an earlier run`);
+    await killPid(stale);
+  }
+  for (const port of [spec.port, spec.controllerPort]) {
+    if (!(await isPortFree(port))) {
+      throw new Error(
+        `[kafka] port ${port} (node ${spec.nodeId}) is in use; see: ss -ltnp 'sport = :${port}'`,
+      );
+    }
+  }
+  writeServerProperties({
+    propsPath,
+    dataDir: spec.dataDir,
+    port: spec.port,
+    controllerPort: spec.controllerPort,
+    credentials,
+    nodeId: spec.nodeId,
+    voters,
+    replicated: true,
+  });
+  await formatStorageOnce({ dataDir: spec.dataDir, propsPath, log, credentials, clusterId });
+}
+
+/**
+ * One node of the cluster: start() spawns it (again, after a kill) and waits until it answers;
+ * kill(signal) sends a signal (SIGKILL: waits for the exit; SIGSTOP/SIGCONT: pause/resume);
+ * stop() is the clean SIGTERM shutdown.
+ */
+function clusterNode(spec, credentials, log) {
+  const propsPath = path.join(spec.dataDir, "server.properties");
+  let proc;
+  const node = {
+    nodeId: spec.nodeId,
+    port: spec.port,
+    broker: spec.broker,
+    dataDir: spec.dataDir,
+    get pid() {
+      return proc?.child.pid;
+    },
+    get exited() {
+      return proc?.exited;
+    },
+    get running() {
+      return proc !== undefined && !proc.done;
+    },
+    async start({ startTimeoutMs = START_TIMEOUT_MS } = {}) {
+      if (node.running) return;
+      proc = spawnBroker({ dataDir: spec.dataDir, propsPath, defaultHeapOpts: CLUSTER_HEAP_OPTS });
+      const deadline = Date.now() + startTimeoutMs;
+      await waitForBroker({ broker: spec.broker, proc, deadline, startTimeoutMs, credentials });
+    },
+    async kill(signal = "SIGKILL") {
+      if (!node.running) return;
+      proc.child.kill(signal);
+      if (signal === "SIGKILL") {
+        await proc.exited;
+        proc.releaseGuards();
+      }
+    },
+    async stop() {
+      if (!proc) return;
+      if (node.running) proc.child.kill("SIGCONT"); // a paused node cannot shut down
+      await stopBroker(proc, spec.dataDir, log);
+    },
+  };
+  return node;
+}
+
+/**
+ * ACLs reach each broker through the metadata log a little after createAcls returns; a service
+ * starting in that window gets CLUSTER_AUTHORIZATION_FAILED for its idempotent producer. Ready
+ * means: each service principal can get a producer id (a broker picked at random each time).
+ */
+async function waitForServicePrincipals(brokers, credentials) {
+  for (const principal of ["gateway", "ingest", "ledger"]) {
+    for (let round = 0; round < brokers.length; round++) {
+      const ok = await pollUntil(async () => {
+        const producer = new Kafka({
+          clientId: "kafka-dev-acl-probe",
+          brokers,
+          logLevel: logLevel.NOTHING,
+          sasl: saslOf(credentials[principal]),
+          // An idempotent producer refuses retries: 0; pollUntil is the outer retry.
+          retry: { retries: 1 },
+        }).producer({ idempotent: true, maxInFlightRequests: 1 });
+        try {
+          await producer.connect();
+          return true;
+        } catch {
+          return false;
+        } finally {
+          await producer.disconnect().catch(() => {});
+        }
+      }, TOPICS_READY_TIMEOUT_MS);
+      if (!ok)
+        throw new Error(`[kafka] ${principal} cannot get a producer id: its ACLs did not reach the brokers`);
+    }
+  }
+}
+
+/** Every broker registered: before that, topics would get fewer replicas than asked for. */
+async function waitForClusterSize(brokers, count, credentials, deadline) {
+  const kafka = new Kafka({
+    clientId: "kafka-dev-cluster-probe",
+    brokers,
+    logLevel: logLevel.NOTHING,
+    sasl: saslOf(credentials.admin),
+  });
+  const admin = kafka.admin();
+  await admin.connect();
+  let seen = 0;
+  try {
+    while (Date.now() < deadline) {
+      seen = (await admin.describeCluster()).brokers.length;
+      if (seen >= count) return;
+      await sleep(POLL_INTERVAL_MS);
+    }
+  } finally {
+    await admin.disconnect();
+  }
+  throw new Error(`[kafka] only ${seen} of ${count} brokers registered in time`);
 }
 
 /**
@@ -382,7 +610,16 @@ async function pickControllerPort(port) {
  * the controller serves). StandardAuthorizer denies whatever no ACL allows; `admin` is the only
  * super user.
  */
-function writeServerProperties({ propsPath, dataDir, port, controllerPort, credentials }) {
+function writeServerProperties({
+  propsPath,
+  dataDir,
+  port,
+  controllerPort,
+  credentials,
+  nodeId = NODE_ID,
+  voters = `${NODE_ID}@${BIND_HOST}:${controllerPort}`,
+  replicated = false,
+}) {
   const admin = credentials.admin;
   const scramJaas = `org.apache.kafka.common.security.scram.ScramLoginModule required username="${admin.username}" password="${admin.password}";`;
   const plainJaas =
@@ -390,8 +627,8 @@ function writeServerProperties({ propsPath, dataDir, port, controllerPort, crede
     `password="${admin.password}" user_${admin.username}="${admin.password}";`;
   const settings = {
     "process.roles": "broker,controller",
-    "node.id": NODE_ID,
-    "controller.quorum.voters": `${NODE_ID}@${BIND_HOST}:${controllerPort}`,
+    "node.id": nodeId,
+    "controller.quorum.voters": voters,
     listeners: `SASL_PLAINTEXT://${BIND_HOST}:${port},CONTROLLER://${BIND_HOST}:${controllerPort}`,
     "advertised.listeners": `SASL_PLAINTEXT://${BIND_HOST}:${port}`,
     "listener.security.protocol.map": "SASL_PLAINTEXT:SASL_PLAINTEXT,CONTROLLER:SASL_PLAINTEXT",
@@ -407,13 +644,16 @@ function writeServerProperties({ propsPath, dataDir, port, controllerPort, crede
     "allow.everyone.if.no.acl.found": false,
     "super.users": `User:${admin.username}`,
     "log.dirs": path.join(dataDir, "logs"),
-    // One node: every replication factor and ISR must be 1.
-    "default.replication.factor": 1,
-    "min.insync.replicas": 1,
-    "offsets.topic.replication.factor": 1,
+    // One node: every replication factor and ISR must be 1. A cluster: 3 copies, 2 in sync.
+    "default.replication.factor": replicated ? CLUSTER_REPLICATION_FACTOR : 1,
+    "min.insync.replicas": replicated ? CLUSTER_MIN_INSYNC_REPLICAS : 1,
+    "unclean.leader.election.enable": false,
+    // A restarted broker gets its preferred leaderships back within this, not the default 5 minutes.
+    "leader.imbalance.check.interval.seconds": LEADER_REBALANCE_CHECK_S,
+    "offsets.topic.replication.factor": replicated ? CLUSTER_REPLICATION_FACTOR : 1,
     "offsets.topic.num.partitions": INTERNAL_TOPIC_PARTITIONS,
-    "transaction.state.log.replication.factor": 1,
-    "transaction.state.log.min.isr": 1,
+    "transaction.state.log.replication.factor": replicated ? CLUSTER_REPLICATION_FACTOR : 1,
+    "transaction.state.log.min.isr": replicated ? CLUSTER_MIN_INSYNC_REPLICAS : 1,
     "transaction.state.log.num.partitions": INTERNAL_TOPIC_PARTITIONS,
     // Tests start consumers often; the default 3 s delay before the first rebalance only slows them.
     "group.initial.rebalance.delay.ms": 0,
@@ -436,7 +676,7 @@ function writeServerProperties({ propsPath, dataDir, port, controllerPort, crede
  * created by the format. A data dir formatted before the broker was secured has no SCRAM users and
  * is formatted afresh (development data only).
  */
-async function formatStorageOnce({ dataDir, propsPath, log, credentials }) {
+async function formatStorageOnce({ dataDir, propsPath, log, credentials, clusterId: givenClusterId }) {
   const logsDir = path.join(dataDir, "logs");
   if (fs.existsSync(path.join(logsDir, "meta.properties"))) {
     if (fs.existsSync(path.join(dataDir, SECURED_MARKER))) return;
@@ -445,7 +685,7 @@ async function formatStorageOnce({ dataDir, propsPath, log, credentials }) {
     );
     fs.rmSync(logsDir, { recursive: true, force: true });
   }
-  const clusterId = loadOrCreateClusterId(dataDir);
+  const clusterId = givenClusterId ?? loadOrCreateClusterId(dataDir);
   log(`[kafka] formatting storage in ${dataDir} (cluster id ${clusterId})`);
   const args = [
     "-Xmx256m",
@@ -631,7 +871,7 @@ export function aclBindings(topicPrefix = "") {
 // The broker process
 // ---------------------------------------------------------------------------------------------
 
-function spawnBroker({ dataDir, propsPath }) {
+function spawnBroker({ dataDir, propsPath, defaultHeapOpts = DEFAULT_HEAP_OPTS }) {
   const logPath = path.join(dataDir, "broker.log");
   fs.appendFileSync(
     logPath,
@@ -639,7 +879,7 @@ function spawnBroker({ dataDir, propsPath }) {
   );
   const logOffset = fs.statSync(logPath).size;
   const logFd = fs.openSync(logPath, "a");
-  const heapOpts = (process.env.KAFKA_HEAP_OPTS ?? DEFAULT_HEAP_OPTS).split(/\s+/).filter(Boolean);
+  const heapOpts = (process.env.KAFKA_HEAP_OPTS ?? defaultHeapOpts).split(/\s+/).filter(Boolean);
   const args = [
     ...heapOpts,
     "-XX:+UseG1GC",
@@ -868,6 +1108,22 @@ async function killPid(pid) {
 // Topics
 // ---------------------------------------------------------------------------------------------
 
+/**
+ * One broker: no copies. Three or more: replication factor 3 and min.insync.replicas 2, the
+ * setting under which Jepsen found acks=all writes survive the loss of a broker.
+ */
+function withReplication(wanted, brokerCount) {
+  if (brokerCount < REPLICATED_CLUSTER_BROKERS) return wanted.map((t) => ({ ...t, replicationFactor: 1 }));
+  return wanted.map((t) => ({
+    ...t,
+    replicationFactor: CLUSTER_REPLICATION_FACTOR,
+    configEntries: [
+      { name: "min.insync.replicas", value: String(CLUSTER_MIN_INSYNC_REPLICAS) },
+      { name: "unclean.leader.election.enable", value: "false" },
+    ],
+  }));
+}
+
 /** Creates whatever is missing; retried because a just-started KRaft broker may not accept it yet. */
 async function createMissingTopics(admin, wanted, deadline) {
   const created = [];
@@ -1027,13 +1283,15 @@ function seconds(ms) {
 // CLI
 // ---------------------------------------------------------------------------------------------
 
-const USAGE = `usage: node infra/kafka/broker.mjs [start|stop|topics]
+const USAGE = `usage: node infra/kafka/broker.mjs [start|stop|topics] [--brokers N]
   start   use the broker at KAFKA_BROKERS or start one (local only); stay in the foreground until Ctrl-C
+          --brokers 3: a 3-node cluster on KAFKA_BROKERS' ports (or the first port and the next ones),
+          replication factor 3, min.insync.replicas 2
   stop    stop a broker that 'start' left running for KAFKA_BROKERS (e.g. after its parent was killed)
   topics  create the contract topics at KAFKA_BROKERS (KAFKA_TOPIC_PREFIX is put before each name)`;
 
-async function cliStart() {
-  const kafka = await ensureKafka({ topicPrefix: process.env.KAFKA_TOPIC_PREFIX ?? "" });
+async function cliStart(brokerCount) {
+  const kafka = await ensureKafka({ topicPrefix: process.env.KAFKA_TOPIC_PREFIX ?? "", brokerCount });
   console.log(`[kafka] ${kafka.brokers} is ready; press Ctrl-C to ${kafka.started ? "stop it" : "exit"}`);
   const keepAlive = setInterval(() => {}, 1 << 30); // the no-op stop() holds nothing open by itself
   let stopping = false;
@@ -1052,9 +1310,17 @@ async function cliStart() {
   });
 }
 
-async function cliStop() {
+async function cliStop(brokerCount) {
   const { port } = parseHostPort(splitBrokers(process.env.KAFKA_BROKERS ?? DEFAULT_BROKERS)[0]);
   const dataDir = path.resolve(process.env.KAFKA_DATA_DIR ?? defaultDataDir(port));
+  if (brokerCount > 1) {
+    for (let id = 1; id <= brokerCount; id++) await cliStopDataDir(path.join(dataDir, `node-${id}`));
+    return;
+  }
+  await cliStopDataDir(dataDir);
+}
+
+async function cliStopDataDir(dataDir) {
   const pid = ourBrokerPid(dataDir, path.join(dataDir, "server.properties"));
   if (!pid) {
     console.log(`[kafka] no broker of ours is running for ${dataDir}`);
@@ -1070,13 +1336,17 @@ async function cliTopics() {
   for (const { topic, partitions } of topics) console.log(`${topic}\t${partitions} partitions`);
 }
 
-async function main(command = "start") {
+async function main(argv) {
+  const flag = argv.indexOf("--brokers");
+  const brokerCount = flag >= 0 ? Number(argv[flag + 1]) : 1;
+  const rest = flag >= 0 ? argv.filter((_, i) => i !== flag && i !== flag + 1) : argv;
+  const command = rest[0] ?? "start";
   const commands = { start: cliStart, stop: cliStop, topics: cliTopics };
-  if (!commands[command]) {
+  if (!commands[command] || !Number.isInteger(brokerCount) || brokerCount < 1) {
     console.error(USAGE);
     process.exit(2);
   }
-  await commands[command]();
+  await commands[command](brokerCount);
 }
 
 function isMainModule() {
@@ -1088,7 +1358,7 @@ function isMainModule() {
 }
 
 if (isMainModule()) {
-  main(process.argv[2]).catch((err) => {
+  main(process.argv.slice(2)).catch((err) => {
     console.error(err.message);
     process.exit(1);
   });

@@ -6,6 +6,7 @@ import {
   type LogEntry,
   logLevel,
   type Message,
+  type PartitionerArgs,
   Partitioners,
   type Producer,
 } from "kafkajs";
@@ -69,7 +70,7 @@ export function createKafka(clientId: string, brokers: string[], log?: Logger, s
 /** Idempotent producer with Java-compatible key hashing, so a user id maps to the same partition from every client. */
 export function createProducer(kafka: Kafka): Producer {
   return kafka.producer({
-    createPartitioner: Partitioners.DefaultPartitioner,
+    createPartitioner: recordingPartitioner,
     idempotent: true,
     maxInFlightRequests: 1,
     allowAutoTopicCreation: false,
@@ -133,9 +134,63 @@ export function chunkByBytes(messages: Message[], max = SEND_BYTES_MAX): Message
   return groups;
 }
 
-/** Sends messages to one topic in byte-bounded requests, in order, each fully acknowledged. */
+/**
+ * Why every send is split per partition: kafkajs 2.2.4 can report a send as acknowledged while
+ * part of it was never written, on a cluster (tulios/kafkajs#1303; found by the chaos run with
+ * --brokers 3). A send to partitions led by several brokers remembers which brokers answered; when
+ * one broker dies and its partitions move to a broker that already answered, the retry sends that
+ * broker nothing and the send resolves. A send that holds a single partition cannot hit this.
+ * The partition is chosen by kafkajs's own Java-compatible partitioner, with the partition count
+ * the producer's partitioner last saw for the topic (see recordingPartitioner).
+ */
+const partitionCounts = new Map<string, number>();
+const choosePartition = Partitioners.DefaultPartitioner();
+
+/** The Java-compatible partitioner, remembering each topic's partition count for sendAll. */
+export function recordingPartitioner(): (args: PartitionerArgs) => number {
+  const partitioner = Partitioners.DefaultPartitioner();
+  return (args) => {
+    partitionCounts.set(args.topic, args.partitionMetadata.length);
+    return partitioner(args);
+  };
+}
+
+/**
+ * Sends messages to one topic, fully acknowledged (acks=all): one request stream per partition,
+ * in order within each partition, byte-bounded requests. The producer must use
+ * recordingPartitioner (createProducer does); until it has seen the topic once, the first message
+ * goes alone, which teaches it the partition count.
+ */
 export async function sendAll(producer: Producer, topic: string, messages: Message[]): Promise<void> {
-  for (const group of chunkByBytes(messages)) await producer.send({ topic, acks: -1, messages: group });
+  let rest = messages;
+  if (!partitionCounts.has(topic) && rest.length > 0) {
+    await producer.send({ topic, acks: -1, messages: rest.slice(0, 1) });
+    rest = rest.slice(1);
+  }
+  const count = partitionCounts.get(topic);
+  if (count === undefined) {
+    for (const group of chunkByBytes(rest)) await producer.send({ topic, acks: -1, messages: group });
+    return;
+  }
+  const byPartition = new Map<number, Message[]>();
+  const partitionMetadata = Array.from({ length: count }, (_, partitionId) => ({
+    partitionId,
+    leader: 0,
+    partitionErrorCode: 0,
+    replicas: [0],
+    isr: [0],
+  }));
+  for (const message of rest) {
+    const partition = choosePartition({ topic, partitionMetadata, message });
+    const list = byPartition.get(partition) ?? [];
+    list.push({ ...message, partition });
+    byPartition.set(partition, list);
+  }
+  await Promise.all(
+    [...byPartition.values()].map(async (list) => {
+      for (const group of chunkByBytes(list)) await producer.send({ topic, acks: -1, messages: group });
+    }),
+  );
 }
 
 /**
@@ -218,7 +273,7 @@ const RETRY_DELAY_MS_MAX = 5_000;
  * when kafkajs will not): loud, like TigerBeetle's crash on a failed assertion. Consumers isolate
  * what they can before that (the ledger records a command it cannot apply as rejected).
  */
-async function processWithRetry(
+export async function processWithRetry(
   payload: EachBatchPayload,
   options: {
     log: Logger;

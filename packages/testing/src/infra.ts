@@ -17,17 +17,33 @@ const START_WAIT_MS = 30_000;
 export type KafkaPrincipal = "admin" | "gateway" | "ingest" | "ledger" | "partner";
 export type KafkaCredentials = Record<KafkaPrincipal, { username: string; password: string }>;
 
+/** One node of a cluster started by the launcher (brokerCount > 1). */
+export interface ClusterNode {
+  nodeId: number;
+  port: number;
+  broker: string;
+  readonly pid: number | undefined;
+  readonly running: boolean;
+  start(options?: { startTimeoutMs?: number }): Promise<void>;
+  /** SIGKILL waits for the exit; SIGSTOP / SIGCONT pause and resume. */
+  kill(signal?: "SIGKILL" | "SIGSTOP" | "SIGCONT"): Promise<void>;
+  stop(): Promise<void>;
+}
+
 export interface BrokerModule {
   ensureKafka(options: {
     brokers?: string;
     dataDir?: string;
     log?: (msg: string) => void;
     topicPrefix?: string;
+    brokerCount?: number;
+    controllerPorts?: number[];
   }): Promise<{
     brokers: string;
     started: boolean;
     stop: () => Promise<void>;
     credentials: KafkaCredentials;
+    nodes?: ClusterNode[];
   }>;
   createTopics(options: {
     brokers: string;

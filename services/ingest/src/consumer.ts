@@ -1,14 +1,15 @@
 import type { Pool } from "@points/shared/db";
 import { deadLetter } from "@points/shared/dead-letter";
 import { recordDeadLetters } from "@points/shared/dead-letter-store";
-import { consumeInChunks } from "@points/shared/kafka";
+import { isGroupMembershipError, processWithRetry } from "@points/shared/kafka";
 import type { Logger } from "@points/shared/logger";
 import type { Consumer, EachBatchPayload, KafkaMessage, Message } from "kafkajs";
 import { claimEvents, eventKey } from "./event-claims";
+import { CommitFrontier, fairChunks } from "./fair-schedule";
 import type { IngestMetrics } from "./metrics";
 import type { PartnerSecrets } from "./partner-secrets";
 import { commandMessage, earnCommand, type IngestPublisher } from "./publisher";
-import { type DlqCode, type Verdict, verifyPartnerEvent } from "./verify-partner-event";
+import { type DlqCode, PARTNER_ID_HEADER, type Verdict, verifyPartnerEvent } from "./verify-partner-event";
 
 /**
  * The ingest loop over `partner.transactions`. Per chunk of a fetched batch: verify every message
@@ -43,18 +44,67 @@ export async function runIngestConsumer(deps: IngestDeps): Promise<void> {
   });
 }
 
-function ingestKafkaBatch(deps: IngestDeps, payload: EachBatchPayload): Promise<void> {
+/**
+ * One fetched batch, in chunks scheduled fairly between partners (see fair-schedule.ts), so a
+ * partner's flood does not hold the other partners' messages behind it. Offsets are committed
+ * only up to the first message not yet processed.
+ */
+async function ingestKafkaBatch(deps: IngestDeps, payload: EachBatchPayload): Promise<void> {
   const { batch } = payload;
-  return consumeInChunks(payload, {
-    chunkMessagesMax: CHUNK_MESSAGES_MAX,
-    log: deps.log,
-    process: (chunk) => ingestChunk(deps, batch.partition, chunk),
-    onRetry: () => deps.metrics.chunkRetries.inc(),
-    commit: (lastOffset) =>
-      deps.consumer.commitOffsets([
-        { topic: batch.topic, partition: batch.partition, offset: (BigInt(lastOffset) + 1n).toString() },
-      ]),
-  });
+  const partners = batch.messages.map(claimedPartner);
+  const plan = fairChunks(partners, CHUNK_MESSAGES_MAX);
+  deps.metrics.observeSchedule(partners, plan.deferred, (id) => deps.secrets.get(id) !== undefined);
+  const frontier = new CommitFrontier(batch.messages.length);
+  let committed = 0;
+  for (const indices of plan.chunks) {
+    if (!payload.isRunning() || payload.isStale()) return;
+    const chunk = indices.map((i) => batch.messages[i]!);
+    await processWithRetry(
+      payload,
+      {
+        log: deps.log,
+        process: (messages) => ingestChunk(deps, batch.partition, messages),
+        onRetry: () => deps.metrics.chunkRetries.inc(),
+      },
+      chunk,
+    );
+    const doneCount = frontier.complete(indices);
+    if (doneCount > committed) {
+      committed = doneCount;
+      if (!(await commitThrough(deps, payload, batch.messages[doneCount - 1]!.offset))) return;
+    }
+    await payload.heartbeat();
+  }
+}
+
+/** Commits up to and including `lastOffset`; false when the group moved on (stop quietly). */
+async function commitThrough(
+  deps: IngestDeps,
+  payload: EachBatchPayload,
+  lastOffset: string,
+): Promise<boolean> {
+  const { batch } = payload;
+  payload.resolveOffset(lastOffset);
+  try {
+    await deps.consumer.commitOffsets([
+      { topic: batch.topic, partition: batch.partition, offset: (BigInt(lastOffset) + 1n).toString() },
+    ]);
+    return true;
+  } catch (err) {
+    if (!isGroupMembershipError(err)) throw err;
+    deps.log.warn(
+      { err: String(err), partition: batch.partition },
+      "offset commit refused: the group moved on",
+    );
+    return false;
+  }
+}
+
+/** The partner a message claims to come from (verified later, per chunk); "" when none. */
+function claimedPartner(message: KafkaMessage): string {
+  const raw = message.headers?.[PARTNER_ID_HEADER];
+  const value = Array.isArray(raw) ? raw[0] : raw;
+  return value === undefined ? "" : String(value);
 }
 
 async function ingestChunk(deps: IngestDeps, partition: number, chunk: KafkaMessage[]): Promise<void> {

@@ -54,6 +54,18 @@ export class IngestMetrics {
     help: "Failed chunk attempts (Postgres or Kafka unavailable); the chunk is retried, never skipped",
     registers: [this.registry],
   });
+  readonly partnerMessages = new Counter({
+    name: "ingest_partner_messages_total",
+    help: 'Messages fetched from partner.transactions, by the partner they claim ("unknown" for ids that are no partner)',
+    labelNames: ["partner"],
+    registers: [this.registry],
+  });
+  readonly partnerDeferred = new Counter({
+    name: "ingest_partner_messages_deferred_total",
+    help: "Messages the fair schedule processed in a later chunk than offset order would have, so other partners went first (a flooding partner shows here)",
+    labelNames: ["partner"],
+    registers: [this.registry],
+  });
   readonly secretReloads = new Counter({
     name: "ingest_partner_secret_reloads_total",
     help: "Loads of the partners' signing secrets",
@@ -70,6 +82,19 @@ export class IngestMetrics {
     this.accepted.inc(accepted);
     for (const code of deadLetters) this.deadLettered.inc({ code });
     this.chunkSeconds.observe(elapsedMs / 1000);
+  }
+
+  /** Per partner: messages fetched and messages held back by the fair schedule. Labels only for known partners (bounded). */
+  observeSchedule(
+    partners: readonly string[],
+    deferred: Map<string, number>,
+    known: (id: string) => boolean,
+  ): void {
+    const label = (id: string) => (known(id) ? id : "unknown");
+    const counts = new Map<string, number>();
+    for (const id of partners) counts.set(label(id), (counts.get(label(id)) ?? 0) + 1);
+    for (const [partner, n] of counts) this.partnerMessages.inc({ partner }, n);
+    for (const [id, n] of deferred) this.partnerDeferred.inc({ partner: label(id) }, n);
   }
 
   /** The three offset gauges are collected concurrently; one Kafka query serves all of them. */

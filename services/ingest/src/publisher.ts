@@ -1,6 +1,6 @@
 import { COMMAND_VERSION, type EarnCommand } from "@points/shared";
-import { messageBytes, SEND_BYTES_MAX } from "@points/shared/kafka";
-import type { Message, Producer, TopicMessages } from "kafkajs";
+import { messageBytes, SEND_BYTES_MAX, sendAll } from "@points/shared/kafka";
+import type { Message, Producer } from "kafkajs";
 import type { AcceptedEvent } from "./verify-partner-event";
 
 /**
@@ -45,11 +45,11 @@ export class IngestPublisher {
   /** Resolves once Kafka acknowledged every message; order within each topic is kept. */
   async publish(commands: Message[], deadLetters: Message[]): Promise<void> {
     for (const group of splitByBytes(commands, deadLetters)) {
-      const topicMessages: TopicMessages[] = [];
-      if (group.commands.length > 0)
-        topicMessages.push({ topic: this.commandsTopic, messages: group.commands });
-      if (group.dlq.length > 0) topicMessages.push({ topic: this.dlqTopic, messages: group.dlq });
-      await this.producer.sendBatch({ acks: -1, topicMessages });
+      // Per partition (sendAll): one multi-broker request can be acknowledged in part only (kafkajs#1303).
+      await Promise.all([
+        sendAll(this.producer, this.commandsTopic, group.commands),
+        sendAll(this.producer, this.dlqTopic, group.dlq),
+      ]);
     }
   }
 }
