@@ -48,7 +48,10 @@ export function acknowledged(r: HttpRecord): boolean {
   return r.final !== undefined && [200, 201, 202, 409].includes(r.final.status);
 }
 
-/** JSON with object keys sorted (jsonb does not keep key order). */
+/**
+ * JSON with object keys sorted: for comparing values the checker builds itself (the model)
+ * with stored ones. Answers are compared byte for byte instead (see answerBytes).
+ */
 export function canonical(value: unknown): string {
   return JSON.stringify(value, (_k, v) =>
     v && typeof v === "object" && !Array.isArray(v)
@@ -186,15 +189,24 @@ function checkCommands(snap: Snapshot, sent: Map<string, SentCommand>, out: Viol
   }
 }
 
+/**
+ * The bytes the gateway sends for a stored answer: it reads the json column (which keeps the
+ * ledger's key order) and writes it back with JSON.stringify. A client's answer, a replay and
+ * the stored answer must be these very bytes, key order included.
+ */
+function answerBytes(value: unknown): string {
+  return JSON.stringify(value);
+}
+
 function checkHttpAnswer(r: HttpRecord, row: CommandRow | undefined, out: Violation[], anomalies: Anomaly[]) {
   const final = r.final;
   const what = `${r.key} (${r.op} ${r.points} for ${r.userId})`;
   if (final && (final.status === 200 || final.status === 201)) {
     if (row?.status !== "applied") out.push({ kind: "ack-not-applied", detail: `${what}: ${row?.status}` });
-    else if (row.response.status !== final.status || canonical(row.response.body) !== canonical(final.body)) {
+    else if (row.response.status !== final.status || answerBytes(row.response.body) !== final.text) {
       out.push({
         kind: "answer-differs",
-        detail: `${what}: told ${canonical(final.body)}, stored ${canonical(row.response)}`,
+        detail: `${what}: told ${final.text}, stored ${answerBytes(row.response)}`,
       });
     }
   } else if (final?.status === 409) {
@@ -215,10 +227,10 @@ function checkHttpAnswer(r: HttpRecord, row: CommandRow | undefined, out: Violat
       at: r.sentAt,
     });
   }
-  if (r.replay && final && canonical(r.replay) !== canonical({ status: final.status, body: final.body })) {
+  if (r.replay && final && (r.replay.status !== final.status || r.replay.text !== final.text)) {
     out.push({
       kind: "replay-differs",
-      detail: `${what}: first ${canonical(final.body)}, then ${canonical(r.replay)}`,
+      detail: `${what}: first ${final.status} ${final.text}, then ${r.replay.status} ${r.replay.text}`,
     });
   }
 }
@@ -436,11 +448,11 @@ async function checkAsyncStatuses(stack: ChaosStack, rec: Recorder, snap: Snapsh
     if (
       res.status !== 200 ||
       body?.status !== row?.status ||
-      canonical(body?.response) !== canonical(row?.response)
+      answerBytes(body?.response) !== answerBytes(row?.response)
     ) {
       out.push({
         kind: "command-status-differs",
-        detail: `${id}: ${res.status} ${canonical(body)} vs ${row?.status}`,
+        detail: `${id}: ${res.status} ${answerBytes(body)} vs ${row?.status} ${answerBytes(row?.response)}`,
       });
     }
   }

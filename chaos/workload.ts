@@ -41,11 +41,11 @@ export interface HttpRecord {
   /** When the first attempt started (ms since the epoch). */
   sentAt: number;
   attempts: number;
-  /** The definitive answer (any status but 5xx, 408 and 429), when one came. */
-  final?: { status: number; body: unknown; latencyMs: number; answeredAt: number };
+  /** The definitive answer (any status but 5xx, 408 and 429), when one came; `text` is its bytes. */
+  final?: { status: number; body: unknown; text: string; latencyMs: number; answeredAt: number };
   /** Every attempt so far was answered 503 (so the gateway said it accepted nothing). */
   onlyUnavailable: boolean;
-  replay?: { status: number; body: unknown };
+  replay?: { status: number; body: unknown; text: string };
 }
 
 export interface EventRecord {
@@ -142,7 +142,7 @@ function backoffMs(attempt: number, rng: () => number): number {
 }
 
 type AttemptResult =
-  | { definitive: { status: number; body: unknown; latencyMs: number; answeredAt: number } }
+  | { definitive: { status: number; body: unknown; text: string; latencyMs: number; answeredAt: number } }
   | { waitMs?: number };
 
 async function attempt(ctx: WorkloadContext, r: HttpRecord): Promise<AttemptResult> {
@@ -169,6 +169,7 @@ async function attempt(ctx: WorkloadContext, r: HttpRecord): Promise<AttemptResu
         definitive: {
           status: res.status,
           body: parseBody(text),
+          text,
           latencyMs: performance.now() - started,
           answeredAt: Date.now(),
         },
@@ -209,7 +210,7 @@ export async function performOnce(ctx: WorkloadContext, r: HttpRecord): Promise<
 async function replay(ctx: WorkloadContext, r: HttpRecord, rng: Rng): Promise<void> {
   const probe: HttpRecord = { ...r, attempts: 0, final: undefined };
   await perform(ctx, probe, rng);
-  if (probe.final) r.replay = { status: probe.final.status, body: probe.final.body };
+  if (probe.final) r.replay = { status: probe.final.status, body: probe.final.body, text: probe.final.text };
 }
 
 function randomTimestamp(rng: Rng): string {

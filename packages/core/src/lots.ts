@@ -1,6 +1,10 @@
 import type { Lot } from "./types";
 
-/** Oldest first: by transaction timestamp, then by arrival (contract rule 1). */
+/**
+ * Oldest first: by transaction timestamp, then by arrival (README, "How a command flows"). The one
+ * comparator for this order: the core walks lots in it, the ledger sorts what it loads with it,
+ * and the SQL that loads lots (ORDER BY ts, arrival) and the lots indexes mirror it.
+ */
 export function compareLots(a: Pick<Lot, "ts" | "arrival">, b: Pick<Lot, "ts" | "arrival">): number {
   if (a.ts !== b.ts) return a.ts < b.ts ? -1 : 1;
   if (a.arrival === b.arrival) return 0;

@@ -164,6 +164,8 @@ export async function consumeInChunks(
     commit: (lastOffset: string) => Promise<void>;
     /** Called once per failed attempt (a metric). */
     onRetry: () => void;
+    /** Errors no retry can fix (a programmer error): not retried; they end the batch (see below). */
+    isFatal?: (err: unknown) => boolean;
   },
 ): Promise<void> {
   const { batch } = payload;
@@ -192,11 +194,20 @@ const RETRY_DELAY_MS_MAX = 5_000;
 
 /**
  * Postgres or Kafka being down pauses the partition (with backoff) instead of skipping messages.
- * Gives up only when the consumer stops or the partition moved to another member (stale batch).
+ * Gives up when the consumer stops or the partition moved to another member (stale batch), and
+ * at once on a fatal error: retrying a programmer error would stall the partition forever,
+ * quietly. Rethrown, it makes kafkajs restart the consumer (and exitOnFatalCrash end the process
+ * when kafkajs will not): loud, like TigerBeetle's crash on a failed assertion. Consumers isolate
+ * what they can before that (the ledger records a command it cannot apply as rejected).
  */
 async function processWithRetry(
   payload: EachBatchPayload,
-  options: { log: Logger; process: (chunk: KafkaMessage[]) => Promise<void>; onRetry: () => void },
+  options: {
+    log: Logger;
+    process: (chunk: KafkaMessage[]) => Promise<void>;
+    onRetry: () => void;
+    isFatal?: (err: unknown) => boolean;
+  },
   chunk: KafkaMessage[],
 ): Promise<void> {
   for (let attempt = 0; ; attempt++) {
@@ -204,6 +215,13 @@ async function processWithRetry(
       return await options.process(chunk);
     } catch (err) {
       if (!payload.isRunning() || payload.isStale()) throw err;
+      if (options.isFatal?.(err)) {
+        options.log.fatal(
+          { err: String(err), partition: payload.batch.partition },
+          "chunk failed on a bug; not retried",
+        );
+        throw err;
+      }
       const delay = Math.min(RETRY_DELAY_MS_MAX, RETRY_DELAY_MS_MIN * 2 ** attempt);
       options.log.error(
         { err: String(err), attempt, delay, partition: payload.batch.partition },

@@ -4,7 +4,7 @@ import { createTestEnv, type TestEnv } from "@points/testing";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { applyBatch } from "./apply-batch";
-import { earnCommand, spendCommand, useItemCommand, withId } from "./test-commands";
+import { earnCommand, spendCommand, useItemCommand, withId } from "./commands.test-support";
 
 /** The batch applier against real Postgres (no Kafka): one transaction per batch, exactly once. */
 let env: TestEnv;

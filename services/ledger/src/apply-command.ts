@@ -1,3 +1,7 @@
+/**
+ * Applies one command to the in-memory state of its user, through the pure domain core, and
+ * records what must be written. Rejections are values and change nothing.
+ */
 import { randomUUID } from "node:crypto";
 import { adjust, type Book, earn, type LedgerError, type LotChange, spend } from "@points/core";
 import {
@@ -14,19 +18,21 @@ import {
   type UseItemCommand,
 } from "@points/shared";
 import type { BatchWrites } from "./batch-writes";
+import { assertCovered, type Coverage } from "./prefetch";
 import type { Account } from "./store";
 
-/**
- * Applies one command to the in-memory state of its user, through the pure domain core, and
- * records what must be written. Rejections are values and change nothing.
- */
 export interface ApplyContext {
   now: Date;
   accounts: Map<string, Account>;
   writes: BatchWrites;
   /** Entries that use_item may name: loaded for this batch, plus those created in it. */
   entries: Map<string, EntryRecord>;
+  /** What the batch loaded: every lot the core changes must lie inside it. */
+  coverage: Coverage;
 }
+
+/** Which prefetched walk a command's lot changes came from (see prefetch.ts). */
+type Walk = "global" | "payerLive" | "payerAdjusted";
 
 export type Decision =
   | { status: "applied"; response: HttpResponse; seq: number }
@@ -80,12 +86,18 @@ function applyEarn(ctx: ApplyContext, account: Account, cmd: EarnCommand): Decis
     timestamp: cmd.timestamp,
   });
   const { lot, changes } = result.value;
-  ctx.writes.createLot(cmd.user_id, { ...lot, ts: cmd.timestamp }, entry.entry_id);
+  ctx.writes.createLot(cmd.user_id, {
+    arrival: lot.arrival,
+    payer: lot.payer,
+    ts: cmd.timestamp,
+    points: lot.points,
+    entry_id: entry.entry_id,
+  });
   recordChanges(
     ctx,
     account,
     entry,
-    changes,
+    { walk: "payerAdjusted", changes },
     isNewPayer ? { payer: cmd.payer, arrival: lot.arrival } : undefined,
   );
   return applied(account, 201, cmd.render === "transaction" ? renderTransaction(entry) : renderEntry(entry));
@@ -104,7 +116,7 @@ function applyNegative(ctx: ApplyContext, account: Account, cmd: EarnCommand): D
     amount: cmd.points,
     timestamp: cmd.timestamp,
   });
-  recordChanges(ctx, account, entry, result.value.changes);
+  recordChanges(ctx, account, entry, { walk: "payerLive", changes: result.value.changes });
   return applied(account, 201, cmd.render === "transaction" ? renderTransaction(entry) : renderEntry(entry));
 }
 
@@ -119,7 +131,7 @@ function applySpend(ctx: ApplyContext, account: Account, cmd: SpendCommand): Dec
     timestamp: null,
     allocations,
   });
-  recordChanges(ctx, account, entry, result.value.changes);
+  recordChanges(ctx, account, entry, { walk: "global", changes: result.value.changes });
   return cmd.render === "spend"
     ? applied(account, 200, allocations)
     : applied(account, 201, renderEntry(entry));
@@ -143,7 +155,7 @@ function applyUseItem(ctx: ApplyContext, account: Account, cmd: UseItemCommand):
     { type: "use_item", payer: null, amount: 0, timestamp: null },
   );
   use.reason = `use item of entry ${cmd.entry_id}`;
-  recordChanges(ctx, account, use, []);
+  recordChanges(ctx, account, use, { walk: "global", changes: [] });
   return applied(account, 200, renderEntry(target));
 }
 
@@ -187,10 +199,14 @@ function recordChanges(
   ctx: ApplyContext,
   account: Account,
   entry: EntryRecord & { seq: number; command_id: string },
-  changes: LotChange[],
+  { walk, changes }: { walk: Walk; changes: LotChange[] },
   newPayer?: { payer: string; arrival: bigint },
 ): void {
   const book: Book = account.book;
+  for (const change of changes) {
+    const loaded = ctx.writes.loadedLot(book.userId, change.arrival);
+    if (loaded) assertCovered(ctx.coverage, walk, book.userId, loaded);
+  }
   account.seq += 1;
   entry.seq = account.seq;
   ctx.writes.entries.push(entry);

@@ -7,9 +7,9 @@ import { createLogger } from "@points/shared/logger";
 import { createTestEnv, type TestEnv } from "@points/testing";
 import { Kafka, type KafkaMessage, logLevel, Partitioners, type Producer } from "kafkajs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { collectEvents, collectTopic, type EventCollector, registerPartners } from "./kafka-test-support";
+import { collectEvents, collectTopic, type EventCollector, registerPartners } from "./kafka.test-support";
 import { type RunningLedger, startLedger } from "./ledger";
-import { earnCommand } from "./test-commands";
+import { earnCommand } from "./commands.test-support";
 
 /**
  * Contract 3, "Kafka is not an open door", against the real secured broker: what an anonymous

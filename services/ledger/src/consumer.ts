@@ -1,13 +1,3 @@
-import { LedgerCommand } from "@points/shared";
-import type { CommandSigningKey } from "@points/shared/command-auth";
-import { deadLetter } from "@points/shared/dead-letter";
-import { consumeInChunks } from "@points/shared/kafka";
-import type { Logger } from "@points/shared/logger";
-import type { Consumer, EachBatchPayload, KafkaMessage, Message } from "kafkajs";
-import { authenticateMessage, type PartnerRegistry } from "./command-guard";
-import { type GroupCommitter, isUnstorableDataError } from "./group-commit";
-import type { LedgerMetrics } from "./metrics";
-
 /**
  * The ledger's loop over `ledger.commands`. Each partition holds whole users, so applying a
  * partition's messages in offset order applies each user's commands in the order accepted.
@@ -15,7 +5,18 @@ import type { LedgerMetrics } from "./metrics";
  * committer), then the Kafka offset resolved (and committed soon after). A crash anywhere redelivers the chunk; the commands
  * table makes that harmless.
  */
-export const CHUNK_COMMANDS_MAX = 2_000;
+import { LedgerCommand } from "@points/shared";
+import type { CommandSigningKey } from "@points/shared/command-auth";
+import { deadLetter } from "@points/shared/dead-letter";
+import { consumeInChunks } from "@points/shared/kafka";
+import type { Logger } from "@points/shared/logger";
+import type { Consumer, EachBatchPayload, KafkaMessage, Message } from "kafkajs";
+import { authenticateMessage, type PartnerRegistry } from "./command-guard";
+import type { GroupCommitter } from "./group-commit";
+import { isProgrammerError } from "./isolate";
+import type { LedgerMetrics } from "./metrics";
+
+const CHUNK_COMMANDS_MAX = 2_000;
 /**
  * Offsets are committed at most this often (and on rebalance and shutdown), not after every
  * chunk: a crash redelivers at most this much, which the commands table answers without
@@ -53,21 +54,34 @@ function applyKafkaBatch(deps: ConsumerDeps, payload: EachBatchPayload): Promise
   return consumeInChunks(payload, {
     chunkMessagesMax: CHUNK_COMMANDS_MAX,
     log: deps.log,
-    process: (chunk) => applyChunk(deps, payload.batch.partition, chunk),
+    process: (chunk) => applyChunk(deps, payload, chunk),
     commit: () => payload.commitOffsetsIfNecessary(),
+    // Faults of single commands never get here (isolate.ts): a programmer error that does is in
+    // the shell itself, and retrying it would stall the partition silently.
+    isFatal: isProgrammerError,
     onRetry: () => deps.metrics.batchRetries.inc(),
   });
 }
 
-async function applyChunk(deps: ConsumerDeps, partition: number, chunk: KafkaMessage[]): Promise<void> {
+async function applyChunk(
+  deps: ConsumerDeps,
+  payload: EachBatchPayload,
+  chunk: KafkaMessage[],
+): Promise<void> {
   const started = performance.now();
+  const partition = payload.batch.partition;
   const parsed = parseChunk(deps, partition, chunk);
-  const { commands, replyTo, invalid } = await refuseUnknownPayers(deps, partition, parsed);
-  const result = await deps.committer.apply(commands, replyTo).catch((err) => {
-    if (!isUnstorableDataError(err)) throw err;
-    deps.log.error({ err: String(err), partition }, "batch refused over its data; isolating");
-    return deps.committer.applyIsolating(commands, replyTo);
-  });
+  const { commands, replyTo, messages, invalid } = await refuseUnknownPayers(deps, partition, parsed);
+  const result = await deps.committer.apply(commands, replyTo, () => payload.heartbeat());
+  for (const fault of result.faults) {
+    // Recorded as rejected and answered already (isolate.ts); here it becomes visible.
+    deps.log.error(
+      { partition, command_id: fault.command_id, code: fault.code, reason: fault.reason },
+      "command could not be applied; dead-lettered",
+    );
+    deps.metrics.commandFaults.inc({ code: fault.code });
+    invalid.push(deadLetter(messages.get(fault.command_id)!, partition, fault.code, fault.reason));
+  }
   // Before the offset moves past them; a retry may write a copy twice, never none.
   if (invalid.length > 0) await deps.deadLetters(invalid);
   deps.metrics.observeBatch(result.outcomes, performance.now() - started);
@@ -75,17 +89,17 @@ async function applyChunk(deps: ConsumerDeps, partition: number, chunk: KafkaMes
 
 interface ParsedChunk {
   commands: LedgerCommand[];
-  /** The message each command came from, for a dead letter after parsing. */
-  sources: KafkaMessage[];
+  /** The message each command came from, by command id, for a dead letter after parsing. */
+  messages: Map<string, KafkaMessage>;
   replyTo: Map<string, string>;
   invalid: Message[];
 }
 
 function parseChunk(deps: ConsumerDeps, partition: number, chunk: KafkaMessage[]): ParsedChunk {
   const commands: LedgerCommand[] = [];
-  const sources: KafkaMessage[] = [];
   const replyTo = new Map<string, string>();
   const invalid: Message[] = [];
+  const messages = new Map<string, KafkaMessage>();
   for (const message of chunk) {
     // Authenticated before it is parsed: nothing from an unknown producer is interpreted.
     const auth = authenticateMessage(deps.signingKeys, message);
@@ -98,31 +112,36 @@ function parseChunk(deps: ConsumerDeps, partition: number, chunk: KafkaMessage[]
       continue;
     }
     commands.push(parsed.command);
-    sources.push(message);
+    messages.set(parsed.command.command_id, message);
     if (parsed.command.reply_to) replyTo.set(parsed.command.command_id, parsed.command.reply_to);
   }
-  return { commands, sources, replyTo, invalid };
+  return { commands, replyTo, messages, invalid };
 }
 
 /** An earn must name a registered partner as its payer; otherwise it is dead-lettered, not applied. */
-async function refuseUnknownPayers(deps: ConsumerDeps, partition: number, chunk: ParsedChunk) {
+async function refuseUnknownPayers(
+  deps: ConsumerDeps,
+  partition: number,
+  chunk: ParsedChunk,
+): Promise<ParsedChunk> {
   const payers = chunk.commands.flatMap((c) => (c.type === "earn" ? [c.payer] : []));
   const unknown = payers.length > 0 ? await deps.partners.unknown(payers) : new Set<string>();
   if (unknown.size === 0) return chunk;
   const commands: LedgerCommand[] = [];
   const invalid = [...chunk.invalid];
-  chunk.commands.forEach((command, i) => {
+  for (const command of chunk.commands) {
     if (command.type !== "earn" || !unknown.has(command.payer)) {
       commands.push(command);
-      return;
+      continue;
     }
+    const source = chunk.messages.get(command.command_id)!;
     const reason = `payer "${command.payer}" is not a registered partner`;
-    deps.log.error({ offset: chunk.sources[i]!.offset, reason }, "command dead-lettered");
+    deps.log.error({ offset: source.offset, reason }, "command dead-lettered");
     deps.metrics.invalidCommands.inc();
     chunk.replyTo.delete(command.command_id);
-    invalid.push(deadLetter(chunk.sources[i]!, partition, "unknown_payer", reason));
-  });
-  return { commands, replyTo: chunk.replyTo, invalid };
+    invalid.push(deadLetter(source, partition, "unknown_payer", reason));
+  }
+  return { ...chunk, commands, invalid };
 }
 
 /** x-error-code of a dead-lettered command. */

@@ -3,8 +3,8 @@ import { join } from "node:path";
 import { createPool, type Pool } from "@points/shared/db";
 import { createTestEnv, REPO_ROOT, type TestEnv } from "@points/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { commandProducer } from "./kafka-test-support";
-import { earnCommand } from "./test-commands";
+import { earnCommand } from "./commands.test-support";
+import { commandProducer } from "./kafka.test-support";
 
 /**
  * SIGKILL the ledger process in the middle of a stream of commands, start it again, and check

@@ -2,8 +2,8 @@ import { createPool, type Pool } from "@points/shared/db";
 import { createTestEnv, type TestEnv } from "@points/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { BatchResult } from "./apply-batch";
-import { GROUPS_IN_FLIGHT_MAX, GroupCommitter, isUnstorableDataError, type ReplyTo } from "./group-commit";
-import { earnCommand, spendCommand } from "./test-commands";
+import { earnCommand, spendCommand } from "./commands.test-support";
+import { GROUPS_IN_FLIGHT_MAX, GroupCommitter, type ReplyTo } from "./group-commit";
 
 let env: TestEnv;
 let pool: Pool;
@@ -15,7 +15,48 @@ beforeAll(async () => {
     `INSERT INTO members (loyalty_id, client_name, client_birthday)
      SELECT 'g' || i, 'Member ' || i, '1990-01-01' FROM generate_series(1, 6) i`,
   );
+  await corruptMember(pool, "broken");
 });
+
+/**
+ * A member whose stored total (100) is not backed by any lot, as a bug elsewhere could leave
+ * it: a spend trips the core's assert that the total agrees with the lots. A realistic
+ * programmer error, reached without a test hook in production code.
+ */
+async function corruptMember(db: Pool, userId: string): Promise<void> {
+  await db.query(
+    "INSERT INTO members (loyalty_id, client_name, client_birthday) VALUES ($1, 'Broken', '1990-01-01')",
+    [userId],
+  );
+  await db.query("INSERT INTO accounts (user_id, seq, next_arrival, total) VALUES ($1, 1, 1, 100)", [userId]);
+  await db.query(
+    "INSERT INTO payer_balances (user_id, payer, available, adjusted, first_seen) VALUES ($1, 'A', 100, 0, 1)",
+    [userId],
+  );
+}
+
+/** A pool that counts, per user, the transactions that locked it (loadAccounts runs first in each). */
+function lockCountingPool(counts: Map<string, number>): Pool {
+  return {
+    connect: async () => {
+      const client = await pool.connect();
+      const query = client.query.bind(client) as (...args: unknown[]) => unknown;
+      (client as unknown as { query: unknown }).query = (...args: unknown[]) => {
+        const [sql, params] = args as [unknown, unknown[] | undefined];
+        if (typeof sql === "string" && sql.includes("FOR UPDATE")) {
+          for (const user of params![0] as string[]) counts.set(user, (counts.get(user) ?? 0) + 1);
+        }
+        return query(...args);
+      };
+      const release = client.release.bind(client);
+      client.release = (err?: Error | boolean) => {
+        (client as unknown as { query: unknown }).query = query;
+        return release(err);
+      };
+      return client;
+    },
+  } as unknown as Pool;
+}
 afterAll(async () => {
   await pool?.end();
   await env?.cleanup();
@@ -120,19 +161,54 @@ describe("GroupCommitter", () => {
     await broken.end();
   });
 
-  it("isolates a command Postgres refuses to store, rejecting it and applying the rest", async () => {
+  it("rejects a command Postgres refuses to store, applies the rest, and reports it as a fault", async () => {
     const committer = new GroupCommitter(pool);
     // Validation at the boundaries refuses NUL; this one bypasses it, as a buggy producer could.
     const poison = earnCommand("g2", "A", 5, "2022-01-01T00:00:00Z", { reason: "bad \u0000 reason" });
     const good = earnCommand("g2", "A", 3, "2022-01-01T00:00:00Z");
-    const err = await committer.apply([good, poison]).catch((e: unknown) => e);
-    expect(isUnstorableDataError(err)).toBe(true);
-    const result = await committer.applyIsolating([good, poison]);
+    const result = await committer.apply([good, poison]);
     expect(result.outcomes.map((o) => [o.status, o.code])).toEqual([
       ["applied", undefined],
       ["rejected", "validation_failed"],
     ]);
+    expect(result.faults).toEqual([
+      { command_id: poison.command_id, code: "validation_failed", reason: expect.any(String) },
+    ]);
     const again = await committer.apply([poison]);
     expect(again.outcomes[0]).toMatchObject({ status: "rejected", code: "validation_failed" });
+    expect(again.faults).toEqual([]); // answered from its record: dead-lettered once
+  });
+
+  it("isolates only the partition at fault, down to the command, with heartbeats, and applies the rest", async () => {
+    const locks = new Map<string, number>();
+    const committer = new GroupCommitter(lockCountingPool(locks));
+    let heartbeats = 0;
+    const heartbeat = async () => {
+      heartbeats += 1;
+    };
+    const healthy = [1, 2, 3].map((p) => earnCommand("g5", "A", p, "2022-01-01T00:00:00Z"));
+    const trips = spendCommand("broken", 50); // trips the core's assert: total 100, no lots
+    const faulty = [
+      earnCommand("broken", "A", 1, "2022-01-01T00:00:00Z"),
+      trips,
+      earnCommand("g6", "B", 2, "2022-01-01T00:00:00Z"),
+    ];
+    const [ok, bad] = await Promise.all([
+      committer.apply(healthy, new Map(), heartbeat),
+      committer.apply(faulty, new Map(), heartbeat),
+    ]);
+    expect(ok!.outcomes.map((o) => o.status)).toEqual(["applied", "applied", "applied"]);
+    expect(ok!.faults).toEqual([]);
+    expect(bad!.outcomes.map((o) => [o.status, o.code, o.response.status])).toEqual([
+      ["applied", undefined, 201],
+      ["rejected", "internal", 500],
+      ["applied", undefined, 201],
+    ]);
+    expect(bad!.faults).toEqual([
+      { command_id: trips.command_id, code: "internal", reason: expect.stringMatching(/^AssertionError: /) },
+    ]);
+    // The healthy partition: the group's transaction, then one of its own (not one per command).
+    expect(locks.get("g5")).toBe(2);
+    expect(heartbeats).toBeGreaterThan(0);
   });
 });

@@ -1,8 +1,3 @@
-import type { LedgerCommand } from "@points/shared";
-import type { Pool } from "@points/shared/db";
-import { applyBatch, type BatchResult } from "./apply-batch";
-import { commandKey } from "./store";
-
 /**
  * Group commit across partitions. Each partition's batch handler hands its commands here; while
  * one Postgres transaction runs, the batches that arrive meanwhile wait and then go together in
@@ -15,7 +10,13 @@ import { commandKey } from "./store";
  * next group's transaction already runs. A batch's promise settles only after its group is
  * published, so a partition's offset never moves past an unpublished outcome.
  */
-export const GROUP_COMMANDS_MAX = 4_000;
+import type { LedgerCommand } from "@points/shared";
+import type { Pool } from "@points/shared/db";
+import { applyBatch, type BatchResult } from "./apply-batch";
+import { applyBisecting, applyOrBisect, isCommandFault, mergeResults } from "./isolate";
+import type { Heartbeat } from "./prefetch";
+
+const GROUP_COMMANDS_MAX = 4_000;
 /**
  * Groups in flight at once, each in its own transaction on its own connection. Groups hold
  * disjoint partitions, hence disjoint users and rows, so they never wait on each other's locks;
@@ -30,6 +31,7 @@ export type Publish = (result: BatchResult, replyTo: ReplyTo) => Promise<void>;
 interface Waiting {
   commands: LedgerCommand[];
   replyTo: ReplyTo;
+  heartbeat?: Heartbeat;
   resolve: (result: BatchResult) => void;
   reject: (err: unknown) => void;
 }
@@ -43,12 +45,19 @@ export class GroupCommitter {
     private readonly publish: Publish = async () => {},
   ) {}
 
-  /** Applies and publishes a batch; resolves with its outcomes once both are done. */
-  apply(commands: LedgerCommand[], replyTo: ReplyTo = new Map()): Promise<BatchResult> {
+  /**
+   * Applies and publishes a batch; resolves with its outcomes once both are done. `heartbeat`
+   * keeps the batch's consumer in its group while a long group transaction runs.
+   */
+  apply(
+    commands: LedgerCommand[],
+    replyTo: ReplyTo = new Map(),
+    heartbeat?: Heartbeat,
+  ): Promise<BatchResult> {
     // A chunk of only invalid messages: nothing to apply or publish, no transaction.
-    if (commands.length === 0) return Promise.resolve({ outcomes: [], balances: [] });
+    if (commands.length === 0) return Promise.resolve({ outcomes: [], balances: [], faults: [] });
     return new Promise((resolve, reject) => {
-      this.queue.push({ commands, replyTo, resolve, reject });
+      this.queue.push({ commands, replyTo, heartbeat, resolve, reject });
       if (this.running < GROUPS_IN_FLIGHT_MAX) {
         this.running += 1;
         // Let batches handed over in the same turn (a fetch's other partitions) join this group.
@@ -57,44 +66,11 @@ export class GroupCommitter {
     });
   }
 
-  /**
-   * For a batch Postgres refused over its data (a value it cannot store): apply each command on
-   * its own, outside any group, and reject the ones it still refuses, so one poisonous command
-   * cannot stall its partition forever.
-   */
-  async applyIsolating(commands: LedgerCommand[], replyTo: ReplyTo = new Map()): Promise<BatchResult> {
-    const results: BatchResult[] = [];
-    for (const command of commands) {
-      try {
-        results.push(await applyBatch(this.pool, [command]));
-      } catch (err) {
-        if (!isUnstorableDataError(err)) throw err;
-        results.push(
-          await applyBatch(
-            this.pool,
-            [command],
-            new Date(),
-            new Set([commandKey(command.user_id, command.command_id)]),
-          ),
-        );
-      }
-    }
-    const result = {
-      outcomes: results.flatMap((r) => r.outcomes),
-      balances: results.flatMap((r) => r.balances),
-    };
-    await this.publish(result, replyTo);
-    return result;
-  }
-
   private async run(): Promise<void> {
     while (this.queue.length > 0) {
       const group = this.takeGroup();
       try {
-        const result = await applyBatch(
-          this.pool,
-          group.flatMap((w) => w.commands),
-        );
+        const result = await this.applyGroup(group);
         // Not awaited: the next group's transaction overlaps this group's publish.
         this.publish(result, mergeReplyTo(group)).then(
           () => splitResult(result, group),
@@ -105,6 +81,26 @@ export class GroupCommitter {
       }
     }
     this.running -= 1;
+  }
+
+  /**
+   * One transaction for the group. When a command of it is at fault (isolate.ts), each batch
+   * (each partition's) goes alone, and only the one that fails again is bisected down to the
+   * command at fault: the other partitions keep one transaction each, and the Kafka group gets
+   * heartbeats throughout.
+   */
+  private async applyGroup(group: Waiting[]): Promise<BatchResult> {
+    const heartbeat = groupHeartbeat(group);
+    const commands = group.flatMap((w) => w.commands);
+    try {
+      return await applyBatch(this.pool, commands, { heartbeat });
+    } catch (err) {
+      if (!isCommandFault(err)) throw err;
+      if (group.length === 1) return applyBisecting(this.pool, commands, err, heartbeat);
+      const results: BatchResult[] = [];
+      for (const w of group) results.push(await applyOrBisect(this.pool, w.commands, heartbeat));
+      return mergeResults(results);
+    }
   }
 
   private takeGroup(): Waiting[] {
@@ -121,6 +117,11 @@ export class GroupCommitter {
   }
 }
 
+/** One consumer serves every partition of a group: any of its batches' heartbeats will do. */
+function groupHeartbeat(group: Waiting[]): Heartbeat | undefined {
+  return group.find((w) => w.heartbeat)?.heartbeat;
+}
+
 /** Each partition retries on its own (and may join a later group). */
 function rejectAll(group: Waiting[], err: unknown): void {
   for (const w of group) w.reject(err);
@@ -131,24 +132,17 @@ function mergeReplyTo(group: Waiting[]): ReplyTo {
   return new Map(group.flatMap((w) => [...w.replyTo]));
 }
 
-/** Outcomes come back in command order; balances go to the batch that holds the user. */
+/** Outcomes come back in command order; balances and faults go to the batch that holds them. */
 function splitResult(result: BatchResult, group: Waiting[]): void {
   let offset = 0;
   for (const w of group) {
     const users = new Set(w.commands.map((c) => c.user_id));
+    const ids = new Set(w.commands.map((c) => c.command_id));
     w.resolve({
       outcomes: result.outcomes.slice(offset, offset + w.commands.length),
       balances: result.balances.filter((b) => users.has(b.userId)),
+      faults: result.faults.filter((f) => ids.has(f.command_id)),
     });
     offset += w.commands.length;
   }
-}
-
-/**
- * Postgres refused the data itself (SQLSTATE class 22, data exception, e.g. a NUL in text; class
- * 54, program limit exceeded): retrying the same batch can never succeed.
- */
-export function isUnstorableDataError(err: unknown): boolean {
-  const code = (err as { code?: unknown } | null)?.code;
-  return typeof code === "string" && (code.startsWith("22") || code.startsWith("54"));
 }

@@ -1,3 +1,4 @@
+/** Wires the ledger: Postgres pool, Kafka consumer and producer, Redis, metrics endpoint. */
 import { createServer, type Server } from "node:http";
 import { type LedgerConfig, topicNames } from "@points/shared";
 import { createPool } from "@points/shared/db";
@@ -21,7 +22,6 @@ import { LedgerMetrics } from "./metrics";
 import { OutcomePublisher } from "./publish";
 import { startPruner } from "./retention";
 
-/** Wires the ledger: Postgres pool, Kafka consumer and producer, Redis, metrics endpoint. */
 export interface RunningLedger {
   stop: () => Promise<void>;
   metricsPort: number;
@@ -54,10 +54,23 @@ export async function startLedger(config: LedgerConfig, log: Logger): Promise<Ru
   const publisher = new OutcomePublisher(producer, redis, topics.events, config.REDIS_KEY_PREFIX, log);
   // A crash ends in a rebalance: every group join compares cached versions with Postgres.
   // And so does Redis coming back (it may return with a snapshot older than Postgres).
-  const repair = () =>
-    repairBalanceCache(redis, pool, config.REDIS_KEY_PREFIX, log).catch((err) =>
-      log.warn({ err: String(err) }, "balance cache repair failed; the next rebalance or reconnect retries"),
-    );
+  // Bounded per run; each run continues the sweep where the last one stopped.
+  const repairAt = { cursor: "0" };
+  let repairing = false;
+  const repair = async () => {
+    if (repairing) return; // one run at a time: they share the cursor
+    repairing = true;
+    await repairBalanceCache(redis, pool, config.REDIS_KEY_PREFIX, log, repairAt)
+      .catch((err) =>
+        log.warn(
+          { err: String(err) },
+          "balance cache repair failed; the next rebalance or reconnect retries",
+        ),
+      )
+      .finally(() => {
+        repairing = false;
+      });
+  };
   consumer.on(consumer.events.GROUP_JOIN, repair);
   redis.on("ready", repair);
   exitOnFatalCrash(consumer, log);

@@ -38,6 +38,12 @@ export class LedgerMetrics {
     labelNames: ["table"],
     registers: [this.registry],
   });
+  readonly commandFaults = new Counter({
+    name: "ledger_command_faults_total",
+    help: "Commands that could not be applied (a programmer error, or data Postgres refuses): rejected and dead-lettered",
+    labelNames: ["code"],
+    registers: [this.registry],
+  });
 
   constructor() {
     collectDefaultMetrics({ register: this.registry });
