@@ -27,6 +27,8 @@ import * as defaultStore from "./store";
 import type { ReportStore } from "./store-api";
 
 const READ_ERRORS = [400, 401, 403, 429];
+// A payer segment that is not one path segment (e.g. an encoded '/') routes nowhere: 404.
+const PAYER_READ_ERRORS = [...READ_ERRORS, 404];
 const DAY_MS = 24 * 3600 * 1000;
 const today = (now: number) => new Date(now).toISOString().slice(0, 10);
 const ownPayer = {
@@ -93,7 +95,7 @@ export function reportRoutes(ctx: GatewayContext, store: ReportStore = defaultSt
       params: PayerParams,
       query: MembersQuery,
       responses: { 200: json(pageEnvelope(MemberOutstanding), "A page of members") },
-      errors: READ_ERRORS,
+      errors: PAYER_READ_ERRORS,
       handle: async (req, res, { params, query }) => {
         const now = Date.now();
         const asOf = query.as_of === undefined ? now : Date.parse(query.as_of);
@@ -120,7 +122,7 @@ export function reportRoutes(ctx: GatewayContext, store: ReportStore = defaultSt
       params: PayerParams,
       query: PeriodQuery,
       responses: { 200: json(z.array(DailyRow), "One row per day") },
-      errors: READ_ERRORS,
+      errors: PAYER_READ_ERRORS,
       handle: async (_req, res, { params, query }) => {
         const { from, to } = await period(store, ctx, query, Date.now());
         const days = (Date.parse(`${to}T00:00:00Z`) - Date.parse(`${from}T00:00:00Z`)) / DAY_MS + 1;
