@@ -370,4 +370,10 @@ function writeReport(rows: Row[], limits: { redisGetPerS: number; pgbenchTps: nu
   process.stdout.write(`${table}\n`);
 }
 
-await main();
+// `npm run bench -- --only reports`: just the accounting reports scenario (bench/reports-bench.ts).
+const only = process.argv.indexOf("--only");
+if (only >= 0 && process.argv[only + 1] === "reports") {
+  await (await import("./reports-bench")).reportsBench();
+} else {
+  await main();
+}
