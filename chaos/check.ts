@@ -396,7 +396,10 @@ async function checkCache(
         if (value == null) return; // expired meanwhile
         checked += 1;
         const userId = key.slice(prefix.length);
-        const { seq, json: body } = decodeCachedBalance(value, Date.now()) ?? { seq: Number.NaN, json: value };
+        const { seq, json: body } = decodeCachedBalance(value, Date.now()) ?? {
+          seq: Number.NaN,
+          json: value,
+        };
         const storedSeq = snap.accounts.get(userId)?.seq ?? 0;
         const replay = replays.get(userId);
         const expected = replay ? modelBalanceJson(replay.book) : "{}";
