@@ -34,13 +34,17 @@ beforeAll(async () => {
   await pool.query(
     "INSERT INTO members (loyalty_id, client_name, client_birthday) VALUES ('minnow', 'Minnow', '1990-01-01')",
   );
-  const config = parseConfig(LedgerConfig, { ...env.serviceEnv, METRICS_PORT: "0", LOG_LEVEL: "silent" });
+  const config = parseConfig(LedgerConfig, {
+    ...env.serviceEnvFor("ledger"),
+    METRICS_PORT: "0",
+    LOG_LEVEL: "silent",
+  });
   if (!config.ok) throw new Error(config.message);
   groupId = config.config.LEDGER_GROUP_ID;
   ledger = await startLedger(config.config, createLogger("ledger", "silent"));
   events = await collectEvents(env, "many-lots");
   producer = await commandProducer(env);
-  admin = createKafka("test-admin", env.kafkaBrokers).admin();
+  admin = createKafka("test-admin", env.kafkaBrokers, undefined, env.kafkaSasl).admin();
   await admin.connect();
 });
 afterAll(async () => {
