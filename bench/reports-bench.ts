@@ -1,7 +1,8 @@
 /**
  * Accounting reports benchmark (issue 15; `npm run bench -- --only reports`, not a test): loads
  * BENCH_REPORT_MEMBERS members' lots (BENCH_REPORT_LOTS lots over 200 payers, spread over the
- * last 400 days, half expiring after 365 days) directly with SQL, derives their payer balances
+ * last 400 days at random, half expiring after 365 days; a member's lots go to a few payers)
+ * directly with SQL, derives their payer balances
  * and report figures as the ledger would have kept them, then measures with autocannon at 10
  * connections: the payer report for a year (all payers) and the members report's first page.
  * Then the ledger drain with and without the figure writes, alternating, in the same run.
@@ -60,12 +61,12 @@ async function loadLots(db: pg.Client): Promise<void> {
                 CASE WHEN expires_at <= now() THEN 0 ELSE 100 - spent END, 0, expires_at,
                 CASE WHEN expires_at <= now() THEN 100 - spent ELSE 0 END
            FROM (SELECT 'm' || (n % ${MEMBERS}) AS user_id, n / ${MEMBERS} + 1 AS arrival,
-                        ${payerId(`(n * 37 + n / ${MEMBERS} * 11) % ${PAYERS}`)} AS payer,
+                        ${payerId(`((n % ${MEMBERS}) * 13 + (n / ${MEMBERS}) * 7) % ${PAYERS}`)} AS payer,
                         ts, CASE WHEN n % 2 = 0 THEN ts + interval '365 days' END AS expires_at,
                         (n % 4) * 25 AS spent
                    FROM generate_series(${start}, ${end}) n,
                         LATERAL (SELECT date_trunc('day', now()) - interval '400 days'
-                                        + ((n * 7) % 400) * interval '1 day' + (n % 86400) * interval '1 second' AS ts) t) l`,
+                                        + floor(random() * 400) * interval '1 day' + (n % 86400) * interval '1 second' AS ts) t) l`,
       ),
     );
   }
@@ -175,7 +176,8 @@ async function setFigures(db: pg.Client, on: boolean): Promise<void> {
   await db.query(
     on
       ? "DROP TRIGGER IF EXISTS bench_skip_figures ON report_figures"
-      : `CREATE OR REPLACE FUNCTION bench_skip_figures() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NULL; END $$;
+      : `DROP TRIGGER IF EXISTS bench_skip_figures ON report_figures;
+         CREATE OR REPLACE FUNCTION bench_skip_figures() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NULL; END $$;
          CREATE TRIGGER bench_skip_figures BEFORE INSERT ON report_figures FOR EACH ROW EXECUTE FUNCTION bench_skip_figures()`,
   );
 }
