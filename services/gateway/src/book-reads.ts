@@ -100,6 +100,12 @@ export async function currentBalance(pool: Pool, userId: string, now: number): P
   return balanceJson(balancesAt(book, now));
 }
 
+/** The member's total now (the wallet total): balancesAt summed over payers. */
+export async function currentTotal(pool: Pool, userId: string, now: number): Promise<bigint> {
+  const { book } = await loadExpiryBook(pool, userId, now);
+  return balancesAt(book, now).reduce((sum, row) => sum + row.points, 0n);
+}
+
 /**
  * GET balance?as_of: from the exact balance now, minus the member's movements after the instant
  * (index movements_user_at), or forwards from the latest snapshot at or before it when that
