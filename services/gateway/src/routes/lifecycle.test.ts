@@ -166,6 +166,23 @@ describe("6.1 expiry", () => {
     expect((await balance(user)).body).toEqual({ GLOBEX: 0, ACME: 25 });
   });
 
+  it("never answers a cached balance or wallet total with points past their expiry", async () => {
+    const user = await newMember();
+    const expiresAt = Date.now() + 1_500;
+    await earn(user, "ACME", 8, iso(Date.now() - 1000), { expires_at: iso(expiresAt) });
+    await earn(user, "GLOBEX", 2, "2022-01-01T00:00:00Z");
+    // Cached now (the second read is the fast path), with the lot's expiry as its stale instant.
+    expect((await balance(user)).body).toEqual({ ACME: 8, GLOBEX: 2 });
+    expect((await balance(user)).body).toEqual({ ACME: 8, GLOBEX: 2 });
+    await new Promise((r) => setTimeout(r, Math.max(0, expiresAt - Date.now()) + 50));
+    // Whether or not the ledger has recorded the expiry yet, the points count nowhere.
+    expect((await balance(user)).body).toEqual({ ACME: 0, GLOBEX: 2 });
+    const wallets = await api.call("GET", `/v1/wallets?user_ids=${user}`, { token: admin });
+    expect(wallets.body).toEqual([{ user_id: user, total: 2 }]);
+    const tooMuch = await spend(user, 3);
+    expect([tooMuch.status, tooMuch.body.error.code]).toEqual([409, "not_enough_funds"]);
+  });
+
   it("lists the points expiring by `before`, per payer and instant, soonest first, then payer", async () => {
     const user = await newMember();
     const ts = iso(Date.now() - 1000);
