@@ -238,9 +238,9 @@ async function drains(stack: BenchStack, db: pg.Client): Promise<{ with: number[
   }
   await setFigures(db, true);
   const { rows } = await db.query<{ n: number }>(
-    "SELECT count(*)::int AS n FROM report_figures WHERE payer LIKE 'P%' AND span = 'day' AND period = '2026-01-01'",
+    "SELECT count(*)::int AS n FROM report_figures WHERE payer LIKE 'P%' AND span = 'day' AND period = current_date",
   );
-  log(`figure rows written by the ledger for the drain's day: ${rows[0]!.n}`);
+  log(`today's day rows (the drain's movements count on the day applied): ${rows[0]!.n}`);
   await producer.disconnect();
   return out;
 }
