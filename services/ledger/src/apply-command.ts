@@ -131,7 +131,6 @@ function applyEarn(ctx: ApplyContext, account: Account, cmd: EarnCommand): Decis
   });
   if (!result.ok) return rejectWithExpiry(ctx, account, cmd, result.error, result.expiry);
   const { lot, changes, movements, expiry } = result.value;
-  recordExpiry(ctx, account, cmd, expiry);
   const expiresAt = lot.expiresAt ?? null;
   const entry = newEntry(ctx, cmd, {
     type: "earn",
@@ -155,6 +154,8 @@ function applyEarn(ctx: ApplyContext, account: Account, cmd: EarnCommand): Decis
     movements,
     newPayer: isNewPayer ? { payer: cmd.payer, arrival: lot.arrival } : undefined,
   });
+  // The core settles expiry after adding the lot (one born expired expires at once): after it.
+  recordExpiry(ctx, account, cmd, expiry);
   return applied(account, 201, cmd.render === "transaction" ? renderTransaction(entry) : renderEntry(entry));
 }
 

@@ -95,6 +95,21 @@ describe("expiry", () => {
     expect(rows[0].next_expiry.getTime()).toBe(T0 + 5 * MIN);
   });
 
+  it("expires an earn already past its expires_at at the applied instant", async () => {
+    const ts = iso(T0 - 2 * MIN);
+    const gone = earnCommand("m10", "A", 40, ts, { expires_at: iso(T0 - MIN) });
+    const r = await applyBatch(pool, [gone], { now: at(T0) });
+    expect(r.outcomes[0]).toMatchObject({ status: "applied", response: { status: 201 } });
+    // Recorded at once: nothing left to expire, so the cached balance never goes stale.
+    expect(r.balances[0]!.body).toBe(':{"A":0}');
+    const next = await applyBatch(pool, [earnCommand("m10", "B", 25, ts)], { now: at(T0 + 1) });
+    expect(next.outcomes[0]!.status).toBe("applied");
+    expect(await payers("m10")).toEqual([
+      { payer: "A", available: 0, held: 0 },
+      { payer: "B", available: 25, held: 0 },
+    ]);
+  });
+
   it("records expiry at the instant and counts expired points nowhere, even on a rejection", async () => {
     const ts = iso(T0 - MIN);
     await applyBatch(
