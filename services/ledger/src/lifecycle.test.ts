@@ -317,6 +317,13 @@ describe("holds", () => {
       { payer: "A", available: 0, held: 0 },
       { payer: "B", available: 20, held: 0 },
     ]);
+    // A replayed capture is answered again, and spends nothing twice.
+    const replayed = await applyBatch(pool, [capture], { now: at(T0 + 2 * MIN) });
+    expect(replayed.outcomes[0]!.response).toEqual(c.outcomes[0]!.response);
+    expect(await payers("m8")).toEqual([
+      { payer: "A", available: 0, held: 0 },
+      { payer: "B", available: 20, held: 0 },
+    ]);
     const again = await applyBatch(pool, [holdVoidCommand("m8", place.hold_id)], { now: at(T0 + MIN) });
     expect(again.outcomes[0]).toMatchObject({ status: "rejected", code: "hold_not_active" });
     const captureId = (c.outcomes[0]!.response.body as { entry_id: string }).entry_id;
@@ -333,8 +340,14 @@ describe("holds", () => {
     const voided = holdPlaceCommand("m9", 5, 60);
     const expiring = holdPlaceCommand("m9", 7, 60);
     await applyBatch(pool, [voided, expiring], { now: at(T0) });
-    const v = await applyBatch(pool, [holdVoidCommand("m9", voided.hold_id)], { now: at(T0) });
+    const voidCommand = holdVoidCommand("m9", voided.hold_id);
+    const v = await applyBatch(pool, [voidCommand], { now: at(T0) });
     expect(v.outcomes[0]!.response).toMatchObject({ status: 200, body: { status: "voided", points: 5 } });
+    // The same void replayed is answered again; another void of the closed hold is refused.
+    const replayedVoid = await applyBatch(pool, [voidCommand], { now: at(T0) });
+    expect(replayedVoid.outcomes[0]!.response).toEqual(v.outcomes[0]!.response);
+    const voidAgain = await applyBatch(pool, [holdVoidCommand("m9", voided.hold_id)], { now: at(T0) });
+    expect(voidAgain.outcomes[0]).toMatchObject({ status: "rejected", code: "hold_not_active" });
     const replay = await applyBatch(pool, [voided], { now: at(T0) });
     expect(replay.outcomes[0]!.response).toMatchObject({ status: 201, body: { status: "held" } });
     expect(await payers("m9")).toEqual([{ payer: "A", available: 13, held: 7 }]);
