@@ -30,7 +30,10 @@ const at = (day: string, time: string) => new Date(`${day}T${time}Z`);
 const PARTITIONS = new Map([
   ["u1", 3],
   ["u2", 7],
+  ["u3", 7],
 ]);
+/** u3's points of B expire this long after they are earned, and the ledger does not record it. */
+const U3_VALIDITY_MS = 1_500;
 const reconcileScript = join(dirname(fileURLToPath(import.meta.url)), "../../../../../scripts/reconcile.ts");
 const FIELDS = [
   "opening",
@@ -90,7 +93,7 @@ beforeAll(async () => {
   await app.partnerToken("A");
   await app.partnerToken("B");
   await app.pool.query(
-    `INSERT INTO members (loyalty_id, client_name, client_birthday) VALUES ('u1', 'One', '1990-01-01'), ('u2', 'Two', '1990-01-01')`,
+    `INSERT INTO members (loyalty_id, client_name, client_birthday) VALUES ('u1', 'One', '1990-01-01'), ('u2', 'Two', '1990-01-01'), ('u3', 'Three', '1990-01-01')`,
   );
   // Day 1: earns (u1's A lot expires at 20:00), a negative, a spend, both reversals, a hold captured in part.
   await apply(
@@ -112,6 +115,16 @@ beforeAll(async () => {
   await apply(at(D1, "12:05:00"), holdCaptureCommand("u1", hold.hold_id, 5));
   // Day 2: u1's next command records the expiry of 20:00 yesterday (85 points of A), then spends B.
   await apply(at(D2, "08:00:00"), spendCommand("u1", 5), holdPlaceCommand("u2", 50));
+  // Today: u3 earns 30 of B that expire at once; no command records that expiry, so every read
+  // must take the due but unrecorded expiry out itself.
+  const now = new Date();
+  await apply(
+    now,
+    earnCommand("u3", "B", 30, new Date(now.getTime() - 60_000).toISOString(), {
+      expires_at: new Date(now.getTime() + U3_VALIDITY_MS).toISOString(),
+    }),
+  );
+  await new Promise((resolve) => setTimeout(resolve, U3_VALIDITY_MS + 500));
 }, 120_000);
 
 afterAll(async () => {
@@ -189,7 +202,7 @@ describe("payer report over the maintained figures", () => {
   it("up to today: the sum of closings is the members' balances plus held points now", async () => {
     const body = await get(`/v1/reports/payers?from=${D1}`);
     let owed = 0;
-    for (const u of ["u1", "u2"]) {
+    for (const u of ["u1", "u2", "u3"]) {
       const balance = await get(`/v1/users/${u}/balance`);
       owed += Object.values(balance as Record<string, number>).reduce((s, p) => s + p, 0);
     }
@@ -201,6 +214,12 @@ describe("payer report over the maintained figures", () => {
       expectIdentity(row);
       expect(Object.keys(row).slice(1)).toEqual(FIELDS);
     }
+
+    // Today u3's 30 points of B were earned and have expired (not yet recorded by the ledger).
+    const today = new Date().toISOString().slice(0, 10);
+    const b = (await get(`/v1/reports/payers?from=${today}&to=${today}`)).payers[1];
+    expect(b).toMatchObject({ payer: "B", earned: 30, expired: 30 });
+    expectIdentity(b);
   });
 
   it("daily rows: movements per UTC day and a running closing", async () => {
@@ -240,7 +259,10 @@ describe("payer report over the maintained figures", () => {
   });
 
   it("members: most first then user_id, held included, and as of an earlier instant", async () => {
-    expect((await get("/v1/reports/payers/B/members")).results).toEqual([
+    // u3's 30 points of B expired (unrecorded): u3 is left out, and not counted.
+    const b = await get("/v1/reports/payers/B/members");
+    expect(b.count).toBe(2);
+    expect(b.results).toEqual([
       { user_id: "u1", outstanding: 45 },
       { user_id: "u2", outstanding: 25 },
     ]);

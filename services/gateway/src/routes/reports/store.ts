@@ -162,30 +162,75 @@ const EFFECT = `CASE category WHEN 'earned' THEN points WHEN 'spend_reversed' TH
  * held ones do not change what is owed) and minus expiry due by asOf but not recorded yet. When
  * nothing needs taking out (the usual case for asOf = now), the page is an index range scan.
  */
+/** More members with due but unrecorded expiry than this: recompute the payer's whole list. */
+const AFFECTED_MEMBERS_MAX = 10_000;
+
+type MemberRow = { user_id: string; outstanding: number };
+const byOutstanding = (a: MemberRow, b: MemberRow) =>
+  b.outstanding - a.outstanding || Buffer.compare(Buffer.from(a.user_id), Buffer.from(b.user_id));
+
 export const payerMembers: ReportStore["payerMembers"] = async (pool, q) => {
-  const { rows: changed } = await pool.query<{ any: boolean }>(
-    `SELECT EXISTS (SELECT 1 FROM movements WHERE payer = $1 AND at > $2 AND category <> 'held')
-         OR EXISTS (SELECT 1 FROM lots WHERE payer = $1 AND remaining > 0 AND expires_at IS NOT NULL
-                       AND expires_at <= $2) AS any`,
+  const { rows: later } = await pool.query<{ any: boolean }>(
+    `SELECT EXISTS (SELECT 1 FROM movements WHERE payer = $1 AND at > $2 AND category <> 'held') AS any`,
     [q.payer, q.asOf],
   );
-  if (!changed[0]?.any) {
-    const [page, count] = await Promise.all([
-      pool.query<{ user_id: string; outstanding: string }>(
-        `SELECT user_id, outstanding FROM payer_balances WHERE payer = $1 AND outstanding > 0
-          ORDER BY outstanding DESC, user_id COLLATE "C" LIMIT $2 OFFSET $3`,
-        [q.payer, q.limit, q.offset],
-      ),
-      pool.query<{ n: string }>(
-        `SELECT count(*) AS n FROM payer_balances WHERE payer = $1 AND outstanding > 0`,
-        [q.payer],
-      ),
-    ]);
-    return {
-      count: Number(count.rows[0]?.n ?? 0),
-      rows: page.rows.map((r) => ({ user_id: r.user_id, outstanding: Number(r.outstanding) })),
-    };
+  if (!later[0]?.any) {
+    const { rows: due } = await pool.query<{ user_id: string; points: string }>(
+      `SELECT user_id, sum(remaining) AS points FROM lots WHERE payer = $1 AND remaining > 0
+          AND expires_at IS NOT NULL AND expires_at <= $2 GROUP BY user_id LIMIT ${AFFECTED_MEMBERS_MAX + 1}`,
+      [q.payer, q.asOf],
+    );
+    if (due.length <= AFFECTED_MEMBERS_MAX) return membersFromIndex(pool, q, due);
   }
+  return membersRecomputed(pool, q);
+};
+
+/**
+ * The index order, corrected for the members with due but unrecorded expiry (`due`, few): their
+ * outstanding only goes down, so the first offset + limit + |due| index rows and the due members'
+ * own rows hold the page.
+ */
+async function membersFromIndex(
+  pool: Pool,
+  q: { payer: string; limit: number; offset: number },
+  due: { user_id: string; points: string }[],
+): Promise<{ count: number; rows: MemberRow[] }> {
+  const [top, count, mine] = await Promise.all([
+    pool.query<{ user_id: string; outstanding: string }>(
+      `SELECT user_id, outstanding FROM payer_balances WHERE payer = $1 AND outstanding > 0
+        ORDER BY outstanding DESC, user_id COLLATE "C" LIMIT $2`,
+      [q.payer, q.offset + q.limit + due.length],
+    ),
+    pool.query<{ n: string }>(
+      `SELECT count(*) AS n FROM payer_balances WHERE payer = $1 AND outstanding > 0`,
+      [q.payer],
+    ),
+    pool.query<{ user_id: string; outstanding: string }>(
+      `SELECT user_id, outstanding FROM payer_balances WHERE payer = $1 AND user_id = ANY($2::text[])`,
+      [q.payer, due.map((d) => d.user_id)],
+    ),
+  ]);
+  const rows = new Map<string, number>(top.rows.map((r) => [r.user_id, Number(r.outstanding)]));
+  let dropped = 0;
+  for (const d of due) {
+    const before = Number(mine.rows.find((r) => r.user_id === d.user_id)?.outstanding ?? 0);
+    const after = before - Number(d.points);
+    if (before > 0 && after <= 0) dropped += 1;
+    if (after > 0) rows.set(d.user_id, after);
+    else rows.delete(d.user_id);
+  }
+  const ordered = [...rows].map(([user_id, outstanding]) => ({ user_id, outstanding })).sort(byOutstanding);
+  return {
+    count: Number(count.rows[0]?.n ?? 0) - dropped,
+    rows: ordered.slice(q.offset, q.offset + q.limit),
+  };
+}
+
+/** Outstanding at asOf recomputed for every member of the payer (asOf before later changes). */
+async function membersRecomputed(
+  pool: Pool,
+  q: { payer: string; asOf: Date; limit: number; offset: number },
+): Promise<{ count: number; rows: MemberRow[] }> {
   const { rows } = await pool.query<{ user_id: string; outstanding: string; total: string }>(
     `WITH adj AS (SELECT user_id, sum(effect) AS effect FROM (
                     SELECT user_id, ${EFFECT} AS effect FROM movements WHERE payer = $1 AND at > $2
@@ -200,8 +245,8 @@ export const payerMembers: ReportStore["payerMembers"] = async (pool, q) => {
   );
   let count = Number(rows[0]?.total ?? 0);
   if (rows.length === 0 && q.offset > 0) {
-    const again = await payerMembers(pool, { ...q, limit: 1, offset: 0 });
+    const again = await membersRecomputed(pool, { ...q, limit: 1, offset: 0 });
     count = again.count;
   }
   return { count, rows: rows.map((r) => ({ user_id: r.user_id, outstanding: Number(r.outstanding) })) };
-};
+}
