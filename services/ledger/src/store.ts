@@ -54,8 +54,10 @@ export async function loadAccounts(db: PoolClient, userIds: string[]): Promise<M
     const locked = new Set(rows.map((r) => r.user_id));
     const missing = userIds.filter((u) => !locked.has(u));
     const created = await db.query(
+      // FOR KEY SHARE: a member being deleted or renamed right now is waited for and then left
+      // out (not found), instead of failing the insert's foreign key after the other commits.
       `INSERT INTO accounts (user_id)
-       SELECT loyalty_id FROM members WHERE loyalty_id = ANY($1::text[])
+       SELECT loyalty_id FROM members WHERE loyalty_id = ANY($1::text[]) FOR KEY SHARE
        ON CONFLICT DO NOTHING`,
       [missing],
     );
