@@ -654,8 +654,13 @@ function writeReport(
   process.stdout.write(`${table}\n`);
 }
 
-// `npm run bench -- --only scaleout`: only the scale-out scenarios (bench/scaleout.ts).
-const only = process.argv.indexOf("--only");
-if (only >= 0 && process.argv[only + 1] === "scaleout") await runScaleout();
-else if (only >= 0) throw new Error(`unknown --only ${process.argv[only + 1]} (known: scaleout)`);
+// Scenarios with a stack and report of their own: `npm run bench -- --only scaleout`
+// (bench/scaleout.ts) and `npm run bench -- --only reports` (bench/reports-bench.ts).
+const SEPARATE_SCENARIOS: Record<string, () => Promise<void>> = {
+  scaleout: runScaleout,
+  reports: async () => (await import("./reports-bench")).reportsBench(),
+};
+const onlyAt = process.argv.indexOf("--only");
+const separate = onlyAt >= 0 ? SEPARATE_SCENARIOS[process.argv[onlyAt + 1] ?? ""] : undefined;
+if (separate) await separate();
 else await main();

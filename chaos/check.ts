@@ -2,6 +2,7 @@ import { decodeCachedBalance } from "@points/shared";
 import type { Pool } from "@points/shared/db";
 import { Redis } from "ioredis";
 import type { Kafka } from "kafkajs";
+import { describeDifference, reconcile } from "../services/ledger/src/report-figures-reconcile";
 import { auditLedgerTables, type Finding } from "./audit";
 import { sleep } from "./infra";
 import { compareWithStore, type ModelCommand, modelBalanceJson, replayUser, type UserReplay } from "./model";
@@ -395,7 +396,10 @@ async function checkCache(
         if (value == null) return; // expired meanwhile
         checked += 1;
         const userId = key.slice(prefix.length);
-        const { seq, json: body } = decodeCachedBalance(value) ?? { seq: Number.NaN, json: value };
+        const { seq, json: body } = decodeCachedBalance(value, Date.now()) ?? {
+          seq: Number.NaN,
+          json: value,
+        };
         const storedSeq = snap.accounts.get(userId)?.seq ?? 0;
         const replay = replays.get(userId);
         const expected = replay ? modelBalanceJson(replay.book) : "{}";
@@ -459,6 +463,21 @@ async function checkAsyncStatuses(stack: ChaosStack, rec: Recorder, snap: Snapsh
   return accepted.length;
 }
 
+// --- Report figures (issue 15): the maintained figures equal the raw tables ---------------------
+
+/** Every difference `npm run reconcile` would print, as violations (one snapshot, after quiescence). */
+async function reconcileReportFigures(pool: Pool): Promise<Violation[]> {
+  const client = await pool.connect();
+  try {
+    await client.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+    const differences = await reconcile(client);
+    await client.query("COMMIT");
+    return differences.map((d) => ({ kind: `report-figures-${d.check}`, detail: describeDifference(d) }));
+  } finally {
+    client.release();
+  }
+}
+
 // --- All checks ---------------------------------------------------------------------------------
 
 export async function runChecks(
@@ -476,6 +495,7 @@ export async function runChecks(
   const replays = checkModel(snap, sent, violations);
   const orderedCommands = checkRealTimeOrder(rec, snap, violations);
   violations.push(...(await auditLedgerTables(pool)));
+  violations.push(...(await reconcileReportFigures(pool)));
   const cacheKeysChecked = await checkCache(stack, snap, replays, violations);
   const httpBalancesChecked = await checkHttpBalances(stack, replays, users, violations);
   const asyncStatusesChecked = await checkAsyncStatuses(stack, rec, snap, violations);

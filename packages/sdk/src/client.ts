@@ -7,8 +7,13 @@ import {
   Balance,
   ClientConfig,
   Entry,
+  ExpiringPoints,
   Health,
+  Hold,
   InventoryItem,
+  MembersPage,
+  PayerDay,
+  PayerReport,
   Transaction,
   UpsertResult,
   WalletTotal,
@@ -41,6 +46,8 @@ export interface CreateEntryInput {
   item?: { name: string; data?: unknown };
   /** Admin tokens only: the partner paying a positive entry. */
   payer?: string;
+  /** Positive entries only: when the points expire; null = never; absent = the payer's validity. */
+  expires_at?: string | null;
 }
 
 export interface WalletsQuery {
@@ -66,6 +73,20 @@ export interface TransactionInput {
   timestamp?: string | Date;
   /** Default: this client's authority id (a partner may only pay for itself). */
   payer?: string;
+  /** Earns only: when the points expire (later than timestamp); null = never; absent = the payer's validity. */
+  expires_at?: string | Date | null;
+}
+
+export interface HoldInput {
+  reason?: string;
+  /** Seconds until the ledger voids the hold (status expired): 1..604800, default 900. */
+  ttl_s?: number;
+}
+
+/** UTC days, YYYY-MM-DD; `to` inclusive. Defaults: the first day with an entry .. today. */
+export interface PeriodQuery {
+  from?: string;
+  to?: string;
 }
 
 export interface MemberInput {
@@ -164,10 +185,12 @@ export class WalletClient {
     if (payer === undefined)
       throw new TypeError("addTransaction needs a payer (no authorityId is configured)");
     const timestamp = input.timestamp ?? new Date();
+    const expiresAt = input.expires_at instanceof Date ? input.expires_at.toISOString() : input.expires_at;
     const body = {
       payer,
       points: input.points,
       timestamp: timestamp instanceof Date ? timestamp.toISOString() : timestamp,
+      ...(expiresAt !== undefined ? { expires_at: expiresAt } : {}),
     };
     return this.post(`${userPath(userId)}/transactions`, body, Transaction, options);
   }
@@ -185,6 +208,86 @@ export class WalletClient {
   /** GET /v1/users/{userId}/balance: points per payer (admin and member tokens; partners get 403). */
   getBalance(userId: string): Promise<Balance> {
     return this.get(`${userPath(userId)}/balance`, Balance);
+  }
+
+  /**
+   * POST /v1/users/{userId}/entries/{entryId}/reversals: a return (a spend's points go back to
+   * their lots) or a cancellation (an earn is taken back). Default: all the entry has left.
+   */
+  reverse(
+    userId: string,
+    entryId: string,
+    input: { points?: number; reason?: string } = {},
+    options: MutationOptions = {},
+  ): Promise<Entry> {
+    return this.post(
+      `${userPath(userId)}/entries/${encodeURIComponent(entryId)}/reversals`,
+      input,
+      Entry,
+      options,
+    );
+  }
+
+  /** POST /v1/users/{userId}/holds: reserve points (oldest first) until captured, voided or ttl_s passes. */
+  hold(userId: string, points: number, input: HoldInput = {}, options: MutationOptions = {}): Promise<Hold> {
+    return this.post(`${userPath(userId)}/holds`, { points, ...input }, Hold, options);
+  }
+
+  /** POST .../holds/{holdId}/capture: spend the held points (default all); the spend Entry, with hold_id. */
+  capture(userId: string, holdId: string, points?: number, options: MutationOptions = {}): Promise<Entry> {
+    const body = points === undefined ? {} : { points };
+    return this.post(`${holdPath(userId, holdId)}/capture`, body, Entry, options);
+  }
+
+  /** POST .../holds/{holdId}/void: every held point goes back; the hold, status voided. */
+  void(userId: string, holdId: string, options: MutationOptions = {}): Promise<Hold> {
+    return this.post(`${holdPath(userId, holdId)}/void`, undefined, Hold, options);
+  }
+
+  /** GET .../holds/{holdId} */
+  getHold(userId: string, holdId: string): Promise<Hold> {
+    return this.get(holdPath(userId, holdId), Hold);
+  }
+
+  /** GET .../holds?status=: the member's holds, newest first. */
+  listHolds(userId: string, status?: Hold["status"]): Promise<Hold[]> {
+    const query = status === undefined ? "" : `?status=${status}`;
+    return this.get(`${userPath(userId)}/holds${query}`, z.array(Hold));
+  }
+
+  /** GET /v1/users/{userId}/expiring: points expiring by `before` (default now + 30 days). */
+  expiring(userId: string, before?: string | Date): Promise<ExpiringPoints[]> {
+    const query = before === undefined ? "" : `?before=${encodeURIComponent(isoOf(before))}`;
+    return this.get(`${userPath(userId)}/expiring${query}`, z.array(ExpiringPoints));
+  }
+
+  /** GET /v1/users/{userId}/balance?as_of=: the balance at that (past) instant. */
+  balanceAsOf(userId: string, asOf: string | Date): Promise<Balance> {
+    return this.get(`${userPath(userId)}/balance?as_of=${encodeURIComponent(isoOf(asOf))}`, Balance);
+  }
+
+  /** GET /v1/reports/payers: per payer, the period's figures (a partner gets its own row). */
+  payerReport(query: PeriodQuery = {}): Promise<PayerReport> {
+    return this.get(`/v1/reports/payers${periodSearch(query)}`, PayerReport);
+  }
+
+  /** GET /v1/reports/payers/{payer}/members: who holds that payer's points, most first. */
+  payerMembers(payer: string, query: { as_of?: string | Date; page?: number; page_size?: number } = {}) {
+    const params = [
+      query.as_of !== undefined && `as_of=${encodeURIComponent(isoOf(query.as_of))}`,
+      query.page !== undefined && `page=${query.page}`,
+      query.page_size !== undefined && `page_size=${query.page_size}`,
+    ].filter((p): p is string => typeof p === "string");
+    const search = params.length > 0 ? `?${params.join("&")}` : "";
+    return this.get(`/v1/reports/payers/${encodeURIComponent(payer)}/members${search}`, MembersPage);
+  }
+
+  /** GET /v1/reports/payers/{payer}/daily: movements and closing per UTC day. */
+  payerDaily(payer: string, query: PeriodQuery = {}): Promise<PayerDay[]> {
+    return this.get(
+      `/v1/reports/payers/${encodeURIComponent(payer)}/daily${periodSearch(query)}`,
+      z.array(PayerDay),
+    );
   }
 
   /** POST /v1/members: registers or updates members (a user must be a member to hold points). */
@@ -254,6 +357,19 @@ function inventorySearch(query: InventoryQuery): string {
     query.page !== undefined && `page=${query.page}`,
     query.page_size !== undefined && `page_size=${query.page_size}`,
   ].filter((p): p is string => typeof p === "string");
+  return params.length > 0 ? `?${params.join("&")}` : "";
+}
+
+function holdPath(userId: string, holdId: string): string {
+  return `${userPath(userId)}/holds/${encodeURIComponent(holdId)}`;
+}
+
+function isoOf(instant: string | Date): string {
+  return instant instanceof Date ? instant.toISOString() : instant;
+}
+
+function periodSearch(query: PeriodQuery): string {
+  const params = [query.from && `from=${query.from}`, query.to && `to=${query.to}`].filter(Boolean);
   return params.length > 0 ? `?${params.join("&")}` : "";
 }
 

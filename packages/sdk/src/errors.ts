@@ -50,6 +50,35 @@ export class ItemAlreadyUsedError extends WalletAPIError {
   override name = "ItemAlreadyUsedError";
 }
 
+/** 409: a negative or an earn reversal needs more of that payer's points than the member has. */
+export class PayerPointsInsufficientError extends WalletAPIError {
+  override name = "PayerPointsInsufficientError";
+}
+
+/** 409: the reversal asks for more than the entry has left to reverse. Nothing changed. */
+export class ReversalExceedsEntryError extends WalletAPIError {
+  override name = "ReversalExceedsEntryError";
+}
+
+/** 409: adjust, expire, use_item and reversal entries cannot be reversed. */
+export class NotReversibleError extends WalletAPIError {
+  override name = "NotReversibleError";
+}
+
+/** 409: the hold was already captured, voided or expired. */
+export class HoldNotActiveError extends WalletAPIError {
+  override name = "HoldNotActiveError";
+}
+
+const TYPED_ERRORS: Record<string, typeof WalletAPIError> = {
+  not_enough_funds: NotEnoughFundsError,
+  item_already_used: ItemAlreadyUsedError,
+  payer_points_insufficient: PayerPointsInsufficientError,
+  reversal_exceeds_entry: ReversalExceedsEntryError,
+  not_reversible: NotReversibleError,
+  hold_not_active: HoldNotActiveError,
+};
+
 /** The typed error for a server's error envelope. */
 export function errorFromEnvelope(
   status: number,
@@ -61,12 +90,6 @@ export function errorFromEnvelope(
   },
 ): WalletAPIError {
   const details = { fields: error.fields, items: error.items };
-  switch (error.code) {
-    case "not_enough_funds":
-      return new NotEnoughFundsError(status, error.code, error.message, details);
-    case "item_already_used":
-      return new ItemAlreadyUsedError(status, error.code, error.message, details);
-    default:
-      return new WalletAPIError(status, error.code, error.message, details);
-  }
+  const Typed = Object.hasOwn(TYPED_ERRORS, error.code) ? TYPED_ERRORS[error.code]! : WalletAPIError;
+  return new Typed(status, error.code, error.message, details);
 }

@@ -4,9 +4,11 @@
  */
 export {
   type CreateEntryInput,
+  type HoldInput,
   type InventoryQuery,
   type MemberInput,
   type MutationOptions,
+  type PeriodQuery,
   type TransactionInput,
   URL_IDS_CHARS_MAX,
   WALLET_USERS_PER_REQUEST_MAX,
@@ -16,10 +18,14 @@ export {
 } from "./client.js";
 export {
   COMMAND_PENDING,
+  HoldNotActiveError,
   INVALID_RESPONSE,
   ItemAlreadyUsedError,
   NETWORK_ERROR,
   NotEnoughFundsError,
+  NotReversibleError,
+  PayerPointsInsufficientError,
+  ReversalExceedsEntryError,
   WalletAPIError,
   type WalletAPIErrorDetails,
 } from "./errors.js";

@@ -33,6 +33,18 @@ export const Entry = z.object({
   item: Item.optional(),
   /** Spends only: points taken per payer (negative numbers), in first-touched order. */
   allocations: z.array(Allocation).optional(),
+  /** Listed entries: earn, adjust, spend, use_item, expire, reversal. */
+  type: z.string().optional(),
+  payer: z.string().optional(),
+  timestamp: z.string().optional(),
+  /** Earns: when the points expire (ISO 8601), null = never. */
+  expires_at: z.string().nullable().optional(),
+  /** Points reversed so far (reversed entries). */
+  reversed: z.number().int().optional(),
+  /** Reversals: the entry reversed. */
+  reverses: z.string().optional(),
+  /** Spends that captured a hold. */
+  hold_id: z.string().optional(),
 });
 export type Entry = z.infer<typeof Entry>;
 
@@ -52,8 +64,61 @@ export const Transaction = z.object({
   payer: z.string(),
   points: z.number().int(),
   timestamp: z.string(),
+  /** When the points expire, null = never (optional: servers before the points lifecycle omit it). */
+  expires_at: z.string().nullable().optional(),
 });
 export type Transaction = z.infer<typeof Transaction>;
+
+/** A reservation of points (contract 6.3): held, then captured, voided or expired. */
+export const Hold = z.object({
+  hold_id: z.string(),
+  user_id: z.string(),
+  points: z.number().int(),
+  status: z.enum(["held", "captured", "voided", "expired"]),
+  /** Points taken per payer (negative), oldest first. */
+  allocations: z.array(Allocation),
+  expires_at: z.string(),
+  created_on: z.string(),
+});
+export type Hold = z.infer<typeof Hold>;
+
+export const ExpiringPoints = z.object({
+  payer: z.string(),
+  points: z.number().int(),
+  expires_at: z.string(),
+});
+export type ExpiringPoints = z.infer<typeof ExpiringPoints>;
+
+const Figures = {
+  earned: z.number().int(),
+  adjusted: z.number().int(),
+  spent: z.number().int(),
+  spend_reversed: z.number().int(),
+  earn_reversed: z.number().int(),
+  expired: z.number().int(),
+  closing: z.number().int(),
+};
+/** closing = opening + earned - adjusted - spent + spend_reversed - earn_reversed - expired. */
+export const PayerReportRow = z.object({
+  payer: z.string(),
+  opening: z.number().int(),
+  ...Figures,
+  held: z.number().int(),
+});
+export type PayerReportRow = z.infer<typeof PayerReportRow>;
+export const PayerReport = z.object({ from: z.string(), to: z.string(), payers: z.array(PayerReportRow) });
+export type PayerReport = z.infer<typeof PayerReport>;
+export const PayerDay = z.object({ day: z.string(), ...Figures });
+export type PayerDay = z.infer<typeof PayerDay>;
+export const MemberOutstanding = z.object({ user_id: z.string(), outstanding: z.number().int() });
+export type MemberOutstanding = z.infer<typeof MemberOutstanding>;
+export const MembersPage = z.object({
+  count: z.number().int(),
+  next: z.string().nullable(),
+  previous: z.string().nullable(),
+  results: z.array(MemberOutstanding),
+});
+export type MembersPage = z.infer<typeof MembersPage>;
 
 /** Points per payer, every payer the user ever had (zeros included). */
 export const Balance = z.record(z.string(), z.number().int());
@@ -98,5 +163,10 @@ export const PartnerEvent = z.strictObject({
     .refine((n) => n !== 0, "must not be 0"),
   timestamp: z.iso.datetime({ offset: true, error: "must be an ISO 8601 date-time with a zone" }),
   reason: z.string().max(500).optional(),
+  /** Earns only: when the points expire (later than timestamp); null = never; absent = the partner's validity. */
+  expires_at: z.iso
+    .datetime({ offset: true, error: "must be an ISO 8601 date-time with a zone" })
+    .nullable()
+    .optional(),
 });
 export type PartnerEvent = z.infer<typeof PartnerEvent>;

@@ -94,6 +94,8 @@ CREATE TABLE hold_allocations (
   ts              timestamptz NOT NULL,
   remaining_delta bigint NOT NULL,
   held_delta      bigint NOT NULL,
+  -- A release may move a payer's deductions onto the lot it gave points back to (rule 3).
+  adjusted_delta  bigint NOT NULL DEFAULT 0,
   PRIMARY KEY (user_id, hold_id, step, arrival)
 );
 
@@ -103,13 +105,16 @@ CREATE TABLE hold_allocations (
 -- follows the member's changes since the instant, not the whole history.
 CREATE TABLE movements (
   user_id  text NOT NULL,
+  -- The member's version (accounts.seq) of the change that wrote it: a hold placed and voided
+  -- within the same millisecond moves the same (source, payer, category, at) twice.
+  seq      bigint NOT NULL,
   source   uuid NOT NULL,  -- entry_id, or hold_id for held movements of a place/void/expiry
   payer    text NOT NULL,
   category text NOT NULL CHECK (category IN ('earned', 'adjusted', 'spent', 'spend_reversed',
                                              'earn_reversed', 'expired', 'held')),
   at       timestamptz NOT NULL,
   points   bigint NOT NULL CHECK (points <> 0),
-  PRIMARY KEY (user_id, source, payer, category, at)
+  PRIMARY KEY (user_id, seq, source, payer, category, at)
 );
 CREATE INDEX movements_user_at ON movements (user_id, at);
 

@@ -25,16 +25,41 @@ redis.call('SET', KEYS[1], ARGV[1] .. ':' .. ARGV[2], 'EX', tonumber(ARGV[3]))
 return 1
 `;
 
-/** A cached balance as stored under redisKeys().balance: "<seq>:<balance json>". */
+/**
+ * A cached balance as stored under redisKeys().balance: "<seq>:<staleAt>:<balance json>", where
+ * staleAt is the epoch ms of the member's next expiry (the earliest instant a lot with unspent
+ * points expires) or empty when none expires. Contract 6.1: a cached balance must never show
+ * points past their expiry, so at or after staleAt the entry is a miss. The version stays first
+ * so BALANCE_SET_LUA compares it unchanged; the writer passes encodeCachedBalanceBody() as ARGV[2].
+ */
 export interface CachedBalance {
   seq: number;
   json: string;
+  /** Epoch ms at which the entry stops being true, or null (nothing of it expires). */
+  staleAt: number | null;
 }
 
-/** The one reader of the cached-balance format (the writer is BALANCE_SET_LUA); null if malformed. */
-export function decodeCachedBalance(value: string): CachedBalance | null {
+/** ARGV[2] of BALANCE_SET_LUA: the balance json and the instant it goes stale (null = never). */
+export function encodeCachedBalanceBody(json: string, staleAt: number | null): string {
+  return `${staleAt === null ? "" : String(staleAt)}:${json}`;
+}
+
+/**
+ * The one reader of the cached-balance format; null if malformed or stale at nowMs. A value
+ * written before expiry existed ("<seq>:<json>") reads as never stale: its member had no
+ * expiring points when it was written, and the entry lives at most BALANCE_CACHE_TTL_S.
+ */
+export function decodeCachedBalance(value: string, nowMs: number): CachedBalance | null {
   const colon = value.indexOf(":");
   const seq = Number(value.slice(0, colon));
   if (colon <= 0 || !Number.isSafeInteger(seq)) return null;
-  return { seq, json: value.slice(colon + 1) };
+  const rest = value.slice(colon + 1);
+  if (rest.startsWith("{")) return { seq, json: rest, staleAt: null };
+  const second = rest.indexOf(":");
+  if (second < 0) return null;
+  const staleText = rest.slice(0, second);
+  const staleAt = staleText === "" ? null : Number(staleText);
+  if (staleAt !== null && !Number.isSafeInteger(staleAt)) return null;
+  if (staleAt !== null && nowMs >= staleAt) return null;
+  return { seq, json: rest.slice(second + 1), staleAt };
 }

@@ -14,10 +14,14 @@ import { RateLimiter, rateLimit, rateLimited } from "./rate-limit";
 import { commandRoutes } from "./routes/commands/routes";
 import { consoleRoutes } from "./routes/console";
 import { deadLetterRoutes } from "./routes/dead-letters";
+import { expiringRoutes } from "./routes/expiring/routes";
+import { holdRoutes } from "./routes/holds/routes";
 import { memberRoutes } from "./routes/members";
 import { opsRoutes } from "./routes/ops";
 import { partnerRoutes } from "./routes/partners/routes";
 import { pointsRoutes } from "./routes/points/routes";
+import { reportRoutes } from "./routes/reports/routes";
+import { reversalRoutes } from "./routes/reversals/routes";
 import { walletRoutes } from "./routes/wallet";
 
 export const BODY_BYTES_MAX = 1024 * 1024;
@@ -54,6 +58,10 @@ function expressApp(ctx: GatewayContext, limiter: RateLimiter, observe: Observe)
   app.use(partnerRoutes(ctx));
   app.use(memberRoutes(ctx));
   app.use(pointsRoutes(ctx));
+  app.use(reversalRoutes(ctx));
+  app.use(holdRoutes(ctx));
+  app.use(expiringRoutes(ctx));
+  app.use(reportRoutes(ctx));
   app.use(walletRoutes(ctx));
   app.use(commandRoutes(ctx));
   app.use(deadLetterRoutes(ctx));

@@ -141,7 +141,28 @@ describe("GET balance through HTTP", () => {
     const first = await app.request("GET", "/v1/users/fp-uncached/balance", { token: app.adminToken });
     expect(first).toMatchObject({ status: 200, body: {} });
     const keys = redisKeys(app.ctx.config.REDIS_KEY_PREFIX);
-    expect(await app.ctx.redis.get(keys.balance("fp-uncached"))).toBe("0:{}");
+    // "<seq>:<staleAt>:<json>": nothing of it expires, so no stale instant.
+    expect(await app.ctx.redis.get(keys.balance("fp-uncached"))).toBe("0::{}");
+  });
+
+  it("never answers a cached balance at or after its next expiry (contract 6.1)", async () => {
+    const keys = redisKeys(app.ctx.config.REDIS_KEY_PREFIX);
+    const stale = `9:${Date.now() - 1}:${CACHED}`;
+    const fresh = `9:${Date.now() + 3_600_000}:${CACHED}`;
+    await app.ctx.redis.set(keys.balance("fp-other"), fresh);
+    expect(
+      (await tryFast("GET", "/v1/users/fp-other/balance", { authorization: `Bearer ${app.adminToken}` }))
+        .answered,
+    ).toBe(true);
+    await app.ctx.redis.set(keys.balance("fp-other"), stale);
+    const declined = await tryFast("GET", "/v1/users/fp-other/balance", {
+      authorization: `Bearer ${app.adminToken}`,
+    });
+    expect([declined.answered, declined.captured]).toEqual([false, {}]);
+    // The general path reads Postgres instead (this member has no points) and caches that.
+    const read = await app.request("GET", "/v1/users/fp-other/balance", { token: app.adminToken });
+    expect([read.status, read.body]).toEqual([200, {}]);
+    await app.ctx.redis.set(keys.balance("fp-other"), `7:${CACHED}`);
   });
 
   it("keeps one rate bucket per token across both paths (burst 2, then 429 with Retry-After)", async () => {

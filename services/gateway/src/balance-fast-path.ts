@@ -1,8 +1,8 @@
 /**
  * The hottest read, `GET /v1/users/{id}/balance`, answered without express when every step is on
  * the happy path: a plain user id in the URL, no body, a token known without Postgres, a
- * principal allowed to read that account, a cached balance in Redis and a token left in the rate
- * bucket. Anything else (an error to render, a cache miss, Redis down, an encoded URL) returns
+ * principal allowed to read that account, a cached balance in Redis that is not stale (none of its
+ * points has reached its expiry, contract 6.1) and a token left in the rate bucket. Anything else (an error to render, a cache miss, Redis down, an encoded URL) returns
  * false before a byte is written, and the express app gives the same answer the general way.
  * Why: express routing and its request/response decoration cost more CPU than the read itself
  * (bench/results/profiles.md); this path answers the same bytes for a fraction.
@@ -40,7 +40,7 @@ export function balanceFastPath(ctx: GatewayContext, limiter: RateLimiter, obser
 
     async function answerFromCache(key: string, principal: Principal): Promise<boolean> {
       const cached = await ctx.redis.get(key);
-      const hit = cached ? decodeCachedBalance(cached) : null;
+      const hit = cached ? decodeCachedBalance(cached, Date.now()) : null;
       if (!hit || limiter.take(principal) !== null) return false;
       const body = hit.json;
       res.writeHead(200, {

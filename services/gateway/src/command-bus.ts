@@ -6,13 +6,17 @@
  */
 
 import {
-  type LedgerCommand,
+  type AnyLedgerCommand as AnyCommand,
   type LedgerOutcome,
   LedgerOutcome as OutcomeSchema,
   TimeoutError,
   withTimeout,
 } from "@points/shared";
 import type { Pool } from "@points/shared/db";
+
+/** What clients' requests become: every command but the ledger scheduler's own. */
+export type AnyLedgerCommand = Extract<AnyCommand, { actor: unknown }>;
+
 import { sendAll } from "@points/shared/kafka";
 import type { Redis } from "ioredis";
 import type { Producer } from "kafkajs";
@@ -33,7 +37,7 @@ export type Produced = "sent" | "unknown";
 export class CommandBus {
   // Several requests may wait for one command (concurrent retries with one Idempotency-Key).
   private readonly waiters = new Map<string, Set<Waiter>>();
-  private queue: { command: LedgerCommand; done: (result: Produced | Error) => void }[] = [];
+  private queue: { command: AnyLedgerCommand; done: (result: Produced | Error) => void }[] = [];
   private flushScheduled = false;
 
   constructor(
@@ -64,7 +68,7 @@ export class CommandBus {
    * has not answered in time or the send's outcome is unknown (the caller answers 202). Throws
    * 503 when the command certainly was not accepted.
    */
-  async send(command: LedgerCommand, waitMs: number): Promise<LedgerOutcome | null> {
+  async send(command: AnyLedgerCommand, waitMs: number): Promise<LedgerOutcome | null> {
     let timer: NodeJS.Timeout | undefined;
     let waiter: Waiter | undefined;
     const outcome = new Promise<LedgerOutcome | null>((resolve) => {
@@ -87,7 +91,7 @@ export class CommandBus {
   }
 
   /** Produces without waiting for the outcome (Prefer: respond-async). */
-  produce(command: LedgerCommand): Promise<Produced> {
+  produce(command: AnyLedgerCommand): Promise<Produced> {
     return new Promise((resolve, reject) => {
       this.queue.push({ command, done: (r) => (r instanceof Error ? reject(r) : resolve(r)) });
       if (!this.flushScheduled) {
@@ -127,7 +131,7 @@ export class CommandBus {
   }
 
   /** Marks commands whose send failed: they never reached the ledger and never will. */
-  private async recordFailed(commands: LedgerCommand[]): Promise<void> {
+  private async recordFailed(commands: AnyLedgerCommand[]): Promise<void> {
     await this.pool
       .query(
         `INSERT INTO command_requests (command_id, user_id, actor, status)

@@ -21,7 +21,11 @@ export type Action =
   | "wallet.read"
   | "items.use"
   | "commands.read"
-  | "deadletters.read";
+  | "deadletters.read"
+  | "entries.reverse"
+  | "holds.manage"
+  | "reports.payers"
+  | "reports.members";
 
 export interface Target {
   userId?: string;
@@ -42,6 +46,7 @@ export function denial(p: Principal, action: Action, target: Target = {}): strin
     case "members.read":
     case "points.spend":
     case "items.use":
+    case "holds.manage":
       return p.role !== "member" || ownUser ? null : "members may only act on their own account";
     case "points.read":
       if (p.role === "partner") return "partners may not read balances or entries";
@@ -51,6 +56,15 @@ export function denial(p: Principal, action: Action, target: Target = {}): strin
       return p.role === "admin" || target.payer === p.id
         ? null
         : "a partner may only add transactions it pays for";
+    case "entries.reverse":
+      // A partner reverses only entries it created: the ledger checks that (only_authority).
+      return p.role === "member" ? "members may not reverse entries" : null;
+    case "reports.payers":
+    case "reports.members":
+      if (p.role === "member") return "members may not read reports";
+      return p.role === "admin" || target.payer === undefined || target.payer === p.id
+        ? null
+        : "a partner may only read its own figures";
     case "wallet.read":
     case "commands.read":
       return null; // everyone authenticated; results are scoped with scopeOf

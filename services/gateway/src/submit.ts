@@ -4,10 +4,11 @@
  */
 
 import { createHash, randomUUID } from "node:crypto";
-import type { LedgerCommand, LedgerOutcome } from "@points/shared";
+import type { LedgerOutcome } from "@points/shared";
 import type { Request, Response } from "express";
 import { z } from "zod";
 import { principalName } from "./auth";
+import type { AnyLedgerCommand } from "./command-bus";
 import type { GatewayContext } from "./context";
 import { httpError } from "./http-errors";
 import { claimIdempotencyKey } from "./idempotency-keys";
@@ -16,7 +17,7 @@ import { principalOf } from "./permissions";
 const IdempotencyKey = z.string().regex(/^[\x21-\x7e]{1,255}$/, "1-255 printable ASCII characters");
 
 type CommandBody = DistributiveOmit<
-  LedgerCommand,
+  AnyLedgerCommand,
   "v" | "command_id" | "actor" | "request_hash" | "reply_to" | "sent_at"
 >;
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
@@ -89,7 +90,7 @@ export async function submitCommand(ctx: GatewayContext, req: Request, res: Resp
     request_hash: hash,
     reply_to: ctx.bus.gatewayId,
     sent_at: Date.now(),
-  } as LedgerCommand;
+  } as AnyLedgerCommand;
   if (/\brespond-async\b/i.test(req.get("Prefer") ?? "")) {
     // Produce first: when Kafka refuses (503) no "pending" record may be left behind for a
     // command that was never accepted. If the ledger decides before the record is written,
@@ -104,7 +105,7 @@ export async function submitCommand(ctx: GatewayContext, req: Request, res: Resp
   return accepted(res, commandId, false);
 }
 
-async function markPending(ctx: GatewayContext, command: LedgerCommand, actor: string): Promise<void> {
+async function markPending(ctx: GatewayContext, command: AnyLedgerCommand, actor: string): Promise<void> {
   await ctx.pool.query(
     "INSERT INTO command_requests (command_id, user_id, actor) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
     [command.command_id, command.user_id, actor],

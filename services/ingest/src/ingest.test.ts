@@ -175,6 +175,35 @@ describe("ingest", () => {
     expect(await ledgerState("u-reuse-2")).toEqual({ entries: 0, total: 0 });
   });
 
+  it("forwards expires_at to the ledger, and dead-letters a re-sent event with another expiry", async () => {
+    await api.createMember("u-exp");
+    const expiresAt = "2099-05-01T10:00:00.000Z";
+    await partner.send([
+      partnerMessage(acme, earn("u-exp", "exp-1", 9, { expires_at: "2099-05-01T12:00:00+02:00" })),
+      partnerMessage(acme, earn("u-exp", "exp-2", 4, { expires_at: null })),
+    ]);
+    expect((await outcomeOf("u-exp", "exp-1")).response).toMatchObject({
+      status: 201,
+      body: { points: 9, expires_at: expiresAt },
+    });
+    expect((await outcomeOf("u-exp", "exp-2")).response).toMatchObject({ body: { expires_at: null } });
+    const stored = await pool.query<{ expires_at: Date | null }>(
+      "SELECT expires_at FROM lots WHERE user_id = $1 ORDER BY arrival",
+      ["u-exp"],
+    );
+    expect(stored.rows.map((r) => r.expires_at?.toISOString() ?? null)).toEqual([expiresAt, null]);
+    await partner.send([
+      tagged(
+        "exp-other",
+        partnerMessage(acme, earn("u-exp", "exp-1", 9, { expires_at: "2099-06-01T10:00:00Z" })),
+      ),
+      tagged("exp-early", partnerMessage(acme, earn("u-exp", "exp-3", 9, { expires_at: TS }))),
+    ]);
+    expect(header(await deadLetter("exp-other"), "x-error-code")).toBe("event_id_reused");
+    expect(header(await deadLetter("exp-early"), "x-error-code")).toBe("validation_failed");
+    expect(await ledgerState("u-exp")).toEqual({ entries: 2, total: 13 });
+  });
+
   it("reports what the ledger rejects in ledger.events with the partner's event id", async () => {
     await api.createMember("u-neg");
     await partner.send([

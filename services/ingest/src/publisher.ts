@@ -26,6 +26,7 @@ export function earnCommand(accepted: AcceptedEvent, now = Date.now()): EarnComm
     timestamp: event.timestamp,
     authority_id: partnerId,
     ...(event.reason !== undefined ? { reason: event.reason } : {}),
+    ...(event.expires_at !== undefined ? { expires_at: event.expires_at } : {}),
     render: "transaction",
     event_id: event.event_id,
   };

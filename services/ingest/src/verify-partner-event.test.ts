@@ -70,6 +70,16 @@ describe("verifyPartnerEvent", () => {
       signed(json({ expires_at: "2025-05-01T10:00:00" })),
       "validation_failed",
     ],
+    [
+      "an expires_at not later than the timestamp",
+      signed(json({ expires_at: "2024-05-01T10:00:00Z" })),
+      "validation_failed",
+    ],
+    [
+      "an expires_at on negative points",
+      signed(json({ points: -5, expires_at: "2025-05-01T10:00:00Z" })),
+      "validation_failed",
+    ],
     ["a JSON array", signed("[]"), "validation_failed"],
     ["no key", signed(json({}), null), "key_mismatch"],
     ["a key that is not the user id", signed(json({}), "u2"), "key_mismatch"],
@@ -95,6 +105,36 @@ describe("verifyPartnerEvent", () => {
       ok: true,
       accepted: { event: { expires_at: "2025-05-01T10:00:00.000Z" } },
     });
+  });
+
+  it("forwards expires_at on the earn command, null (never) included", () => {
+    for (const expiresAt of ["2025-05-01T10:00:00.000Z", null]) {
+      const verdict = verifyPartnerEvent(signed(json({ expires_at: expiresAt })), lookup);
+      if (!verdict.ok) throw new Error(verdict.message);
+      const command = earnCommand(verdict.accepted, 1_700_000_000_000);
+      expect(command.expires_at).toBe(expiresAt);
+      expect(LedgerCommand.parse(JSON.parse(JSON.stringify(command)))).toEqual(command);
+    }
+    const plain = verifyPartnerEvent(signed(json({})), lookup);
+    if (!plain.ok) throw new Error(plain.message);
+    expect("expires_at" in earnCommand(plain.accepted)).toBe(false);
+  });
+
+  it("hashes expires_at with the event: another expiry (or null) is another request", () => {
+    const hashOf = (fields: Record<string, unknown>) => {
+      const verdict = verifyPartnerEvent(signed(json(fields)), lookup);
+      if (!verdict.ok) throw new Error(verdict.message);
+      return verdict.accepted.requestHash;
+    };
+    const hashes = [
+      hashOf({}),
+      hashOf({ expires_at: "2025-05-01T10:00:00Z" }),
+      hashOf({ expires_at: "2025-05-02T10:00:00Z" }),
+      hashOf({ expires_at: null }),
+    ];
+    expect(new Set(hashes).size).toBe(4);
+    // The same instant in another zone is the same request.
+    expect(hashOf({ expires_at: "2025-05-01T12:00:00+02:00" })).toBe(hashes[1]);
   });
 
   it("accepts a timestamp up to 5 minutes ahead of the clock it is given", () => {

@@ -1,6 +1,7 @@
 import { createHash, createHmac, timingSafeEqual } from "node:crypto";
 import {
   earnTimestampProblem,
+  expiresAtProblem,
   isStorableText,
   Reason,
   SignedPoints,
@@ -31,8 +32,11 @@ export const PartnerEvent = z.strictObject({
   points: SignedPoints,
   timestamp: Timestamp,
   reason: Reason.optional(),
-  /** Contract 6.1: optional; forwarding it on the earn command is the lifecycle integration's step. */
-  expires_at: Timestamp.optional(),
+  /**
+   * Contract 6.1, earns only: when the lot expires, later than `timestamp`; null = never;
+   * absent = timestamp + the partner's points_validity_days (the ledger applies the default).
+   */
+  expires_at: Timestamp.nullable().optional(),
 });
 export type PartnerEvent = z.infer<typeof PartnerEvent>;
 
@@ -109,6 +113,8 @@ function parseEvent(partnerId: string, value: Buffer, key: Buffer | null, nowMs:
   const event = parsed.data;
   const ahead = earnTimestampProblem(event.timestamp, nowMs);
   if (ahead !== null) return reject("timestamp_in_future", `timestamp: ${ahead}`);
+  const expiry = expiryProblem(event);
+  if (expiry !== null) return reject("validation_failed", `expires_at: ${expiry}`);
   // The key decides the partition, and the ledger applies one user's changes in partition order.
   if (key?.toString("utf8") !== event.user_id) {
     return reject("key_mismatch", "the message key must be the event's user_id");
@@ -122,6 +128,13 @@ function parseEvent(partnerId: string, value: Buffer, key: Buffer | null, nowMs:
       requestHash: eventHash(event),
     },
   };
+}
+
+/** An expires_at only on an earn (points > 0), and later than the event's timestamp. */
+function expiryProblem(event: PartnerEvent): string | null {
+  if (event.expires_at === undefined) return null;
+  if (event.points < 0) return "applies only to positive points (an earn)";
+  return expiresAtProblem(event.timestamp, event.expires_at);
 }
 
 /** HMAC-SHA256 of the raw value bytes keyed with the partner's secret, compared in constant time. */
@@ -144,12 +157,17 @@ export function eventCommandId(partnerId: string, eventId: string): string {
 }
 
 /**
- * Hash of the event as parsed (timestamp normalised), not of the raw bytes: a partner that re-sends
- * an event re-serialised (other key order, spacing, zone) sends the same event.
+ * Hash of the event as parsed (timestamps normalised), not of the raw bytes: a partner that re-sends
+ * an event re-serialised (other key order, spacing, zone) sends the same event. `expires_at` is
+ * part of the request: a re-sent event with another expiry (or null vs a date) is another request
+ * and goes to the DLQ as a reused event id. It joins the hash only when present, so events without
+ * it keep the hash they had before the lifecycle (claims made before an upgrade still match).
  */
 export function eventHash(event: PartnerEvent): string {
-  const { event_id, user_id, points, timestamp, reason } = event;
-  return sha256Hex(JSON.stringify([event_id, user_id, points, timestamp, reason ?? null]));
+  const { event_id, user_id, points, timestamp, reason, expires_at } = event;
+  const fields: unknown[] = [event_id, user_id, points, timestamp, reason ?? null];
+  if (expires_at !== undefined) fields.push(expires_at);
+  return sha256Hex(JSON.stringify(fields));
 }
 
 /** What a partner computes for the `x-signature` header. */

@@ -61,7 +61,7 @@ describe("applyBatch", () => {
     expect(result.balances.find((b) => b.userId === "u1")).toEqual({
       userId: "u1",
       seq: 6,
-      json: '{"DANNON":1000,"UNILEVER":0,"MILLER COORS":5300}',
+      body: ':{"DANNON":1000,"UNILEVER":0,"MILLER COORS":5300}',
     });
     for (const row of await audit("u1")) {
       expect(row.explained_remaining).toBe(row.remaining);
@@ -79,7 +79,8 @@ describe("applyBatch", () => {
     ];
     for (const [payer, points, ts] of order) await applyBatch(pool, [earnCommand("u7", payer, points, ts)]);
     const spent = await applyBatch(pool, [spendCommand("u7", 5000)]);
-    expect(spent.balances[0]!.json).toBe('{"DANNON":1000,"UNILEVER":0,"MILLER COORS":5300}');
+    // Never stale: none of these lots expires (encodeCachedBalanceBody with no next expiry).
+    expect(spent.balances[0]!.body).toBe(':{"DANNON":1000,"UNILEVER":0,"MILLER COORS":5300}');
     const { rows } = await pool.query(
       "SELECT payer, available, adjusted FROM payer_balances WHERE user_id = 'u7' ORDER BY first_seen",
     );

@@ -1,38 +1,68 @@
 /**
  * Applies one command to the in-memory state of its user, through the pure domain core, and
- * records what must be written. Rejections are values and change nothing.
+ * records what must be written. Rejections are values and change nothing (except that expiry
+ * which had fallen due is recorded first: contract 6.1, the core's Result.expiry).
  */
 import { randomUUID } from "node:crypto";
-import { adjust, type Book, earn, type LedgerError, type LotChange, spend } from "@points/core";
 import {
+  adjust,
+  type Book,
+  type ExpireOutcome,
+  earn,
+  type LedgerError,
+  type LotChange,
+  type Movement,
+  mergeChanges,
+  nextDue,
+  spend,
+} from "@points/core";
+import {
+  type AnyLedgerCommand,
   assertNever,
   type EarnCommand,
   type EntryRecord,
   type ErrorCode,
   type HttpResponse,
   httpStatusOf,
-  type LedgerCommand,
   renderEntry,
   renderTransaction,
   type SpendCommand,
   type UseItemCommand,
 } from "@points/shared";
 import type { BatchWrites } from "./batch-writes";
+import { applyLifecycle } from "./lifecycle-apply";
+import type { ReversalTarget } from "./lifecycle-store";
 import { assertCovered, type Coverage } from "./prefetch";
+import type { HoldRow } from "./storage/lifecycle";
 import type { Account } from "./store";
+
+const DAY_MS = 86_400_000;
+/** The authority of entries no client asked for (expiry). */
+export const LEDGER_AUTHORITY = "ledger";
 
 export interface ApplyContext {
   now: Date;
   accounts: Map<string, Account>;
   writes: BatchWrites;
-  /** Entries that use_item may name: loaded for this batch, plus those created in it. */
+  /** Entries that use_item and reverse may name: loaded for this batch, plus those created in it. */
   entries: Map<string, EntryRecord>;
   /** What the batch loaded: every lot the core changes must lie inside it. */
   coverage: Coverage;
+  /** points_validity_days of the payers of earns without expires_at. */
+  validity: Map<string, number | null>;
+  /** Holds named by the batch's hold commands (any status), by holdKey; updated as decided. */
+  holds: Map<string, HoldRow>;
+  /** What reversals need of the entries they reverse, by entry id. */
+  targets: Map<string, ReversalTarget>;
+  /** The Kafka partition of each user's commands, when the batch came from Kafka. */
+  partitions: ReadonlyMap<string, number>;
 }
 
-/** Which prefetched walk a command's lot changes came from (see prefetch.ts). */
-type Walk = "global" | "payerLive" | "payerAdjusted";
+/**
+ * Which prefetched walk a command's lot changes came from (see prefetch.ts); "loaded": any lot
+ * the batch loaded (expiry, and every walk of a whole book).
+ */
+export type Walk = "global" | "payerLive" | "payerAdjusted" | "loaded";
 
 export type Decision =
   | { status: "applied"; response: HttpResponse; seq: number }
@@ -46,7 +76,7 @@ export function reject(code: ErrorCode, message: string): Decision {
   };
 }
 
-function rejectLedger(error: LedgerError): Decision {
+export function rejectLedger(error: LedgerError): Decision {
   return reject(error.code, error.message);
 }
 
@@ -59,7 +89,7 @@ function callerNeutral(cmd: SpendCommand, error: LedgerError): LedgerError {
   return { ...error, message: `user ${cmd.user_id} does not have enough points: ${cmd.points} requested` };
 }
 
-export function applyCommand(ctx: ApplyContext, cmd: LedgerCommand): Decision {
+export function applyCommand(ctx: ApplyContext, cmd: AnyLedgerCommand): Decision {
   const account = ctx.accounts.get(cmd.user_id);
   if (!account) return reject("not_found", `member ${cmd.user_id} not found`);
   switch (cmd.type) {
@@ -69,37 +99,63 @@ export function applyCommand(ctx: ApplyContext, cmd: LedgerCommand): Decision {
       return applySpend(ctx, account, cmd);
     case "use_item":
       return applyUseItem(ctx, account, cmd);
+    case "reverse":
+    case "hold_place":
+    case "hold_capture":
+    case "hold_void":
+    case "hold_expire":
+    case "expire_due":
+      return applyLifecycle(ctx, account, cmd);
     default:
       return assertNever(cmd);
   }
 }
 
+/** Contract 6.1: as given (null = never), else timestamp + the payer's validity, else never. */
+function askedExpiry(ctx: ApplyContext, cmd: EarnCommand): number | null {
+  if (cmd.expires_at !== undefined) return cmd.expires_at === null ? null : Date.parse(cmd.expires_at);
+  const days = ctx.validity.get(cmd.payer) ?? null;
+  return days === null ? null : Date.parse(cmd.timestamp) + days * DAY_MS;
+}
+
 function applyEarn(ctx: ApplyContext, account: Account, cmd: EarnCommand): Decision {
   const book = account.book;
   const isNewPayer = !book.payers.has(cmd.payer);
-  const result = earn(book, { payer: cmd.payer, points: BigInt(cmd.points), ts: Date.parse(cmd.timestamp) });
-  if (!result.ok) return rejectLedger(result.error);
+  const now = ctx.now.getTime();
+  const result = earn(book, {
+    payer: cmd.payer,
+    points: BigInt(cmd.points),
+    ts: Date.parse(cmd.timestamp),
+    expiresAt: askedExpiry(ctx, cmd),
+    now,
+  });
+  if (!result.ok) return rejectWithExpiry(ctx, account, cmd, result.error, result.expiry);
+  const { lot, changes, movements, expiry } = result.value;
+  const expiresAt = lot.expiresAt ?? null;
   const entry = newEntry(ctx, cmd, {
     type: "earn",
     payer: cmd.payer,
     amount: cmd.points,
     timestamp: cmd.timestamp,
+    expires_at: expiresAt === null ? null : new Date(expiresAt).toISOString(),
   });
-  const { lot, changes } = result.value;
   ctx.writes.createLot(cmd.user_id, {
     arrival: lot.arrival,
     payer: lot.payer,
     ts: cmd.timestamp,
     points: lot.points,
     entry_id: entry.entry_id,
+    expires_at: expiresAt,
   });
-  recordChanges(
-    ctx,
-    account,
+  recordChange(ctx, account, {
     entry,
-    { walk: "payerAdjusted", changes },
-    isNewPayer ? { payer: cmd.payer, arrival: lot.arrival } : undefined,
-  );
+    walk: "payerAdjusted",
+    changes,
+    movements,
+    newPayer: isNewPayer ? { payer: cmd.payer, arrival: lot.arrival } : undefined,
+  });
+  // The core settles expiry after adding the lot (one born expired expires at once): after it.
+  recordExpiry(ctx, account, cmd, expiry);
   return applied(account, 201, cmd.render === "transaction" ? renderTransaction(entry) : renderEntry(entry));
 }
 
@@ -108,21 +164,24 @@ function applyNegative(ctx: ApplyContext, account: Account, cmd: EarnCommand): D
     payer: cmd.payer,
     points: BigInt(-cmd.points),
     ts: Date.parse(cmd.timestamp),
+    now: ctx.now.getTime(),
   });
-  if (!result.ok) return rejectLedger(result.error);
+  if (!result.ok) return rejectWithExpiry(ctx, account, cmd, result.error, result.expiry);
+  recordExpiry(ctx, account, cmd, result.value.expiry);
   const entry = newEntry(ctx, cmd, {
     type: "adjust",
     payer: cmd.payer,
     amount: cmd.points,
     timestamp: cmd.timestamp,
   });
-  recordChanges(ctx, account, entry, { walk: "payerLive", changes: result.value.changes });
+  recordChange(ctx, account, { entry, walk: "payerLive", ...result.value });
   return applied(account, 201, cmd.render === "transaction" ? renderTransaction(entry) : renderEntry(entry));
 }
 
 function applySpend(ctx: ApplyContext, account: Account, cmd: SpendCommand): Decision {
-  const result = spend(account.book, { points: BigInt(cmd.points) });
-  if (!result.ok) return rejectLedger(callerNeutral(cmd, result.error));
+  const result = spend(account.book, { points: BigInt(cmd.points), now: ctx.now.getTime() });
+  if (!result.ok) return rejectWithExpiry(ctx, account, cmd, callerNeutral(cmd, result.error), result.expiry);
+  recordExpiry(ctx, account, cmd, result.value.expiry);
   const allocations = result.value.byPayer.map((p) => ({ payer: p.payer, points: Number(p.points) }));
   const entry = newEntry(ctx, cmd, {
     type: "spend",
@@ -131,7 +190,7 @@ function applySpend(ctx: ApplyContext, account: Account, cmd: SpendCommand): Dec
     timestamp: null,
     allocations,
   });
-  recordChanges(ctx, account, entry, { walk: "global", changes: result.value.changes });
+  recordChange(ctx, account, { entry, walk: "global", ...result.value });
   return cmd.render === "spend"
     ? applied(account, 200, allocations)
     : applied(account, 201, renderEntry(entry));
@@ -155,19 +214,28 @@ function applyUseItem(ctx: ApplyContext, account: Account, cmd: UseItemCommand):
     { type: "use_item", payer: null, amount: 0, timestamp: null },
   );
   use.reason = `use item of entry ${cmd.entry_id}`;
-  recordChanges(ctx, account, use, { walk: "global", changes: [] });
+  recordChange(ctx, account, { entry: use, walk: "global", changes: [], movements: [] });
   return applied(account, 200, renderEntry(target));
 }
 
-interface EntryFacts {
-  type: EntryRecord["type"];
-  payer: string | null;
-  amount: number;
-  timestamp: string | null;
-  allocations?: EntryRecord["allocations"];
+/** A rejection still records the expiry that fell due before it (the core's Result.expiry). */
+export function rejectWithExpiry(
+  ctx: ApplyContext,
+  account: Account,
+  cmd: { user_id: string; command_id: string },
+  error: LedgerError,
+  expiry: ExpireOutcome | undefined,
+): Decision {
+  recordExpiry(ctx, account, cmd, expiry);
+  return rejectLedger(error);
 }
 
-function newEntry(
+type EntryFacts = Pick<EntryRecord, "type" | "payer" | "amount" | "timestamp"> &
+  Partial<Pick<EntryRecord, "allocations" | "expires_at" | "reverses" | "hold_id">>;
+
+export type NewEntryRecord = EntryRecord & { seq: number; command_id: string };
+
+export function newEntry(
   ctx: ApplyContext,
   cmd: {
     user_id: string;
@@ -177,7 +245,7 @@ function newEntry(
     item?: { name: string; data?: unknown };
   },
   facts: EntryFacts,
-): EntryRecord & { seq: number; command_id: string } {
+): NewEntryRecord {
   const entry = {
     entry_id: randomUUID(),
     user_id: cmd.user_id,
@@ -187,41 +255,127 @@ function newEntry(
     item: cmd.item ? { name: cmd.item.name, used: false, data: cmd.item.data } : null,
     ...facts,
     allocations: facts.allocations ?? null,
-    seq: 0, // set by recordChanges
+    reversed: 0,
+    seq: 0, // set by recordChange
     command_id: cmd.command_id,
   };
   if (entry.item) ctx.entries.set(entry.entry_id, entry);
   return entry;
 }
 
-/** Queues the entry, the lot changes (as allocation rows), the payers and the account. */
-function recordChanges(
+/** Expiry recorded ahead of (or after: a reversal's or release's re-expiry) a command's change. */
+export function recordExpiry(
   ctx: ApplyContext,
   account: Account,
-  entry: EntryRecord & { seq: number; command_id: string },
-  { walk, changes }: { walk: Walk; changes: LotChange[] },
-  newPayer?: { payer: string; arrival: bigint },
-): void {
-  const book: Book = account.book;
-  for (const change of changes) {
-    const loaded = ctx.writes.loadedLot(book.userId, change.arrival);
-    if (loaded) assertCovered(ctx.coverage, walk, book.userId, loaded);
-  }
-  account.seq += 1;
-  entry.seq = account.seq;
-  ctx.writes.entries.push(entry);
-  ctx.writes.applyChanges(book.userId, entry.entry_id, changes);
-  // An earn changes its payer's balance even when no existing lot changed.
-  const payers = new Set(changes.map((c) => c.payer));
-  if (entry.payer !== null) payers.add(entry.payer);
-  for (const payer of payers) {
-    const state = book.payers.get(payer);
-    if (state)
-      ctx.writes.setPayer(book.userId, payer, state, newPayer?.payer === payer ? newPayer.arrival : 0n);
-  }
-  ctx.writes.setAccount(book.userId, account.seq, book.nextArrival, book.total);
+  cmd: { user_id: string; command_id: string },
+  expiry: ExpireOutcome | undefined,
+): NewEntryRecord | undefined {
+  if (!expiry || expiry.changes.length === 0) return undefined;
+  const allocations = expiry.byPayer.map((p) => ({ payer: p.payer, points: Number(p.points) }));
+  const entry = newEntry(
+    ctx,
+    { ...cmd, authority_id: LEDGER_AUTHORITY },
+    {
+      type: "expire",
+      payer: null,
+      amount: allocations.reduce((sum, p) => sum + p.points, 0),
+      timestamp: null,
+      allocations,
+    },
+  );
+  recordChange(ctx, account, { entry, walk: "loaded", changes: expiry.changes, movements: expiry.movements });
+  return entry;
 }
 
-function applied(account: Account, status: number, body: unknown): Decision {
+export interface Change {
+  /** The change's entry; absent for a hold step (then `source` is the hold id). */
+  entry?: NewEntryRecord;
+  source?: string;
+  walk: Walk;
+  changes: LotChange[];
+  /** The entry's allocation rows, when only some of `changes` (a capture: the captured takes). */
+  allocated?: LotChange[];
+  movements: Movement[];
+  newPayer?: { payer: string; arrival: bigint } | undefined;
+}
+
+/**
+ * Bumps the member's version and queues one change: its entry, the lot changes (as allocation
+ * rows, one per lot), the report movements, the payers and the account. Returns the version.
+ */
+export function recordChange(ctx: ApplyContext, account: Account, change: Change): number {
+  const book: Book = account.book;
+  if (change.walk !== "loaded") {
+    for (const c of change.changes) {
+      const loaded = ctx.writes.loadedLot(book.userId, c.arrival);
+      if (loaded) assertCovered(ctx.coverage, change.walk, book.userId, loaded);
+    }
+  }
+  account.seq += 1;
+  const entry = change.entry;
+  if (entry) {
+    entry.seq = account.seq;
+    ctx.writes.entries.push(entry);
+  }
+  const source = entry?.entry_id ?? change.source;
+  if (source === undefined) throw new TypeError("a change without an entry needs a source");
+  const merged = mergeChanges(change.changes);
+  if (change.allocated === undefined) ctx.writes.applyChanges(book.userId, entry?.entry_id ?? null, merged);
+  else {
+    ctx.writes.applyChanges(book.userId, null, merged);
+    if (entry) ctx.writes.allocate(book.userId, entry.entry_id, mergeChanges(change.allocated));
+  }
+  ctx.writes.addMovements(book.userId, partitionOf(ctx, account), account.seq, source, change.movements);
+  // An earn changes its payer's balance even when no existing lot changed.
+  const payers = new Set(change.changes.map((c) => c.payer));
+  if (entry && entry.payer !== null) payers.add(entry.payer);
+  for (const payer of payers) {
+    const state = book.payers.get(payer);
+    const first = change.newPayer?.payer === payer ? change.newPayer.arrival : 0n;
+    if (state) ctx.writes.setPayer(book.userId, payer, state, first, ctx.now);
+  }
+  writeAccount(ctx, account);
+  return account.seq;
+}
+
+/** The account row: version, totals, and when the scheduler must next look at the member. */
+export function writeAccount(ctx: ApplyContext, account: Account): void {
+  const book = account.book;
+  const whole = ctx.coverage.full.has(book.userId);
+  const due = nextDue(book);
+  const expiry = expiryBound(account, whole);
+  ctx.writes.setAccount({
+    user_id: book.userId,
+    seq: account.seq,
+    next_arrival: book.nextArrival,
+    total: book.total,
+    next_expiry: expiry,
+    next_hold_expiry: whole ? due.holdExpiry : account.nextHoldExpiry,
+    expired_through: book.expiredThrough ?? null,
+    kafka_partition: ctx.partitions.get(book.userId) ?? account.storedPartition,
+  });
+}
+
+/**
+ * The member's Kafka partition: of this batch, else as stored. A member never applied from Kafka
+ * (a batch applied directly, in tests) counts in partition 0: figure rows are added to, never set,
+ * so a shared row stays exact.
+ */
+function partitionOf(ctx: ApplyContext, account: Account): number {
+  return ctx.partitions.get(account.book.userId) ?? account.storedPartition ?? 0;
+}
+
+/**
+ * accounts.next_expiry: exact for a whole book; a partly loaded book's bound covers only its
+ * loaded lots, and the others expire no sooner than the stored bound (Account.storedNextExpiry).
+ */
+export function expiryBound(account: Account, whole: boolean): number | null {
+  const own = nextDue(account.book).expiry;
+  const stored = account.storedNextExpiry;
+  if (whole || stored === null) return own;
+  return own === null ? stored : Math.min(own, stored);
+}
+
+export function applied(account: Account, status: number, body: unknown): Decision {
   return { status: "applied", response: { status, body }, seq: account.seq };
 }

@@ -3,16 +3,27 @@
  * written table by table. Lots and payer balances are kept as final values, so a lot touched by
  * ten commands in a batch is written once.
  */
-import type { Lot, LotChange } from "@points/core";
+import type { Lot, LotChange, Movement } from "@points/core";
 import { assert } from "@points/shared";
 import type { PoolClient } from "@points/shared/db";
 import type { CommandRecord } from "./command-record";
 import { lotKey, payerKey } from "./keys";
 import type { LoadedLots } from "./prefetch";
+import { ReportFigures, upsertFigures } from "./report-figures";
 import { type AccountRow, type PayerRow, updateAccounts, upsertPayers } from "./storage/accounts";
 import { type AllocationRow, insertAllocations } from "./storage/allocations";
 import { insertCommands } from "./storage/commands";
 import { insertEntries, markItemsUsed, type NewEntry } from "./storage/entries";
+import {
+  type HoldAllocationRow,
+  type HoldRow,
+  insertHoldAllocations,
+  insertMovements,
+  type MovementRow,
+  updateAllocationsReversed,
+  updateEntriesReversed,
+  upsertHolds,
+} from "./storage/lifecycle";
 import { insertLots, type LotRow, type NewLot, updateLots } from "./storage/lots";
 import { combine, type Statement, type TableWrite, tableStatement } from "./storage/unnest";
 
@@ -27,7 +38,22 @@ export class BatchWrites {
   readonly commands: CommandRecord[] = [];
   readonly entries: NewEntry[] = [];
   readonly itemsUsed: { user_id: string; entry_id: string }[] = [];
-  private readonly allocations: AllocationRow[] = [];
+  /** By user, entry and lot: a reversal in the same batch updates the row before it is written. */
+  private readonly allocations = new Map<string, AllocationRow>();
+  readonly holds = new Map<string, HoldRow>();
+  /** The report figures (report-figures.ts), summed from the same movements. */
+  private readonly figures = new ReportFigures();
+  readonly holdAllocations: HoldAllocationRow[] = [];
+  private readonly movements = new Map<string, MovementRow>();
+  /** Reversed entries and takes written before this batch: their final `reversed`. */
+  private readonly entriesReversed = new Map<
+    string,
+    { user_id: string; entry_id: string; reversed: bigint }
+  >();
+  private readonly allocationsReversed = new Map<
+    string,
+    { user_id: string; entry_id: string; arrival: bigint; reversed: bigint }
+  >();
   /** Lots created in this batch, per user and arrival (no string key built per lot change). */
   private readonly created = new Map<string, Map<bigint, NewLot>>();
   /** Loaded lots a change touched: the book's own lot objects, so their final values are read at write. */
@@ -42,47 +68,146 @@ export class BatchWrites {
     return this.loaded.get(userId)?.get(arrival);
   }
 
-  createLot(userId: string, lot: Omit<NewLot, "user_id" | "remaining" | "adjusted">): void {
+  createLot(
+    userId: string,
+    lot: Omit<NewLot, "user_id" | "remaining" | "adjusted" | "held" | "expired" | "reversed">,
+  ): void {
     const mine = this.created.get(userId) ?? new Map<bigint, NewLot>();
     this.created.set(userId, mine);
-    mine.set(lot.arrival, { ...lot, user_id: userId, remaining: lot.points, adjusted: 0n });
+    mine.set(lot.arrival, {
+      ...lot,
+      user_id: userId,
+      remaining: lot.points,
+      adjusted: 0n,
+      held: 0n,
+      expired: 0n,
+      reversed: 0n,
+    });
   }
 
-  applyChanges(userId: string, entryId: string, changes: LotChange[]): void {
+  /** The ts (epoch ms) of a lot created in this batch, or undefined. */
+  createdLotTs(userId: string, arrival: bigint): number | undefined {
+    const lot = this.created.get(userId)?.get(arrival);
+    return lot === undefined ? undefined : Date.parse(lot.ts);
+  }
+
+  /** A lot a reversal brought back into the book: its object is the one the core changes. */
+  admitLoaded(userId: string, lot: Lot): void {
+    const mine = this.loaded.get(userId) ?? new Map<bigint, Lot>();
+    this.loaded.set(userId, mine);
+    const before = mine.get(lot.arrival);
+    if (before === lot) return;
+    mine.set(lot.arrival, lot);
+    // The book now holds a copy (admitLots): changes made to the old object so far are in it.
+    if (before !== undefined && this.changed.delete(before)) this.changed.set(lot, userId);
+  }
+
+  /** Marks the lots changed, and, for an entry, writes its allocation rows (null: a hold step). */
+  applyChanges(userId: string, entryId: string | null, changes: LotChange[]): void {
     for (const c of changes) {
       const created = this.created.get(userId)?.get(c.arrival);
       if (created) {
         created.remaining += c.remainingDelta;
         created.adjusted += c.adjustedDelta;
+        created.held += c.heldDelta ?? 0n;
+        created.expired += c.expiredDelta ?? 0n;
+        created.reversed += c.reversedDelta ?? 0n;
       } else {
         const lot = this.loadedLot(userId, c.arrival);
         if (lot === undefined) assert(false, `lot ${lotKey(userId, c.arrival)} changed but was never loaded`);
         this.changed.set(lot, userId);
       }
-      this.allocations.push({
+    }
+    if (entryId !== null) this.allocate(userId, entryId, changes);
+  }
+
+  /** The allocation rows of an entry (the audit trail of the lot changes it explains). */
+  allocate(userId: string, entryId: string, changes: LotChange[]): void {
+    for (const c of changes) {
+      const key = `${entryId}\u0000${c.arrival}`;
+      assert(!this.allocations.has(key), `lot ${lotKey(userId, c.arrival)} twice in entry ${entryId}`);
+      this.allocations.set(key, {
         user_id: userId,
         entry_id: entryId,
         arrival: c.arrival,
         payer: c.payer,
         remaining_delta: c.remainingDelta,
         adjusted_delta: c.adjustedDelta,
+        held_delta: c.heldDelta ?? 0n,
+        expired_delta: c.expiredDelta ?? 0n,
+        reversed_delta: c.reversedDelta ?? 0n,
+        reversed: 0n,
       });
     }
+  }
+
+  /**
+   * The report movements of one change (entry or hold step), at the member's version `seq`, and
+   * the figures of the member's partition (whose one writer this batch is).
+   */
+  addMovements(
+    userId: string,
+    partition: number,
+    seq: number,
+    source: string,
+    movements: readonly Movement[],
+  ): void {
+    this.figures.add(partition, movements);
+    for (const m of movements) {
+      assert(m.at !== null, "lifecycle-aware calls always pass now, so every movement has an instant");
+      const key = `${userId}\u0000${seq}\u0000${source}\u0000${m.payer}\u0000${m.category}\u0000${m.at}`;
+      const row = this.movements.get(key);
+      if (row) row.points += m.points;
+      else
+        this.movements.set(key, {
+          user_id: userId,
+          seq,
+          source,
+          payer: m.payer,
+          category: m.category,
+          at: m.at,
+          points: m.points,
+        });
+    }
+  }
+
+  /** Sets a reversed entry's `reversed` (the final value), in place when the entry is new. */
+  setEntryReversed(userId: string, entryId: string, reversed: bigint): void {
+    const created = this.entries.find((e) => e.entry_id === entryId);
+    if (created) created.reversed = Number(reversed);
+    else this.entriesReversed.set(entryId, { user_id: userId, entry_id: entryId, reversed });
+  }
+
+  /** Sets a reversed take's `reversed` (the final value), in place when the row is new. */
+  setTakeReversed(userId: string, entryId: string, arrival: bigint, reversed: bigint): void {
+    const key = `${entryId}\u0000${arrival}`;
+    const created = this.allocations.get(key);
+    if (created) created.reversed = reversed;
+    else this.allocationsReversed.set(key, { user_id: userId, entry_id: entryId, arrival, reversed });
   }
 
   setPayer(
     userId: string,
     payer: string,
-    state: { available: bigint; adjusted: bigint },
+    state: { available: bigint; adjusted: bigint; held?: bigint },
     firstSeen: bigint,
+    now: Date,
   ): void {
     const key = payerKey(userId, payer);
-    const first_seen = this.payers.get(key)?.first_seen ?? firstSeen;
-    this.payers.set(key, { user_id: userId, payer, ...state, first_seen });
+    const prior = this.payers.get(key);
+    this.payers.set(key, {
+      user_id: userId,
+      payer,
+      available: state.available,
+      adjusted: state.adjusted,
+      held: state.held ?? 0n,
+      first_seen: prior?.first_seen ?? firstSeen,
+      first_seen_at: prior?.first_seen_at ?? now,
+    });
   }
 
-  setAccount(userId: string, seq: number, nextArrival: bigint, total: bigint): void {
-    this.accounts.set(userId, { user_id: userId, seq, next_arrival: nextArrival, total });
+  setAccount(row: AccountRow): void {
+    this.accounts.set(row.user_id, row);
   }
 
   /**
@@ -110,7 +235,15 @@ export class BatchWrites {
   private tableSlices(): { rows: number; build: () => Statement }[] {
     const lots: LotRow[] = [];
     for (const [lot, userId] of this.changed) {
-      lots.push({ user_id: userId, arrival: lot.arrival, remaining: lot.remaining, adjusted: lot.adjusted });
+      lots.push({
+        user_id: userId,
+        arrival: lot.arrival,
+        remaining: lot.remaining,
+        adjusted: lot.adjusted,
+        held: lot.held ?? 0n,
+        expired: lot.expired ?? 0n,
+        reversed: lot.reversed ?? 0n,
+      });
     }
     // Entries created in this batch are inserted already marked used (one snapshot: an UPDATE in
     // the same statement would not see them).
@@ -123,13 +256,19 @@ export class BatchWrites {
         [...this.created.values()].flatMap((lots) => [...lots.values()]),
       ),
       ...slicesOf(updateLots, lots),
-      ...slicesOf(insertAllocations, this.allocations),
+      ...slicesOf(insertAllocations, [...this.allocations.values()]),
       ...slicesOf(upsertPayers, [...this.payers.values()]),
       ...slicesOf(
         markItemsUsed,
         this.itemsUsed.filter((u) => !createdEntries.has(u.entry_id)),
       ),
       ...slicesOf(updateAccounts, [...this.accounts.values()]),
+      ...slicesOf(upsertHolds, [...this.holds.values()]),
+      ...slicesOf(insertHoldAllocations, this.holdAllocations),
+      ...slicesOf(insertMovements, [...this.movements.values()]),
+      ...slicesOf(upsertFigures, this.figures.rows()),
+      ...slicesOf(updateEntriesReversed, [...this.entriesReversed.values()]),
+      ...slicesOf(updateAllocationsReversed, [...this.allocationsReversed.values()]),
     ];
   }
 }

@@ -1,5 +1,14 @@
 import { randomUUID } from "node:crypto";
-import type { EarnCommand, LedgerCommand, SpendCommand, UseItemCommand } from "@points/shared";
+import type {
+  EarnCommand,
+  HoldCaptureCommand,
+  HoldPlaceCommand,
+  HoldVoidCommand,
+  LedgerCommand,
+  ReverseCommand,
+  SpendCommand,
+  UseItemCommand,
+} from "@points/shared";
 
 /** Builders for ledger commands in tests (what the gateway or ingest would produce). */
 const base = (userId: string) => ({
@@ -48,4 +57,43 @@ export function useItemCommand(
 
 export function withId<T extends LedgerCommand>(cmd: T, commandId: string, requestHash = "h"): T {
   return { ...cmd, command_id: commandId, request_hash: requestHash };
+}
+
+export function reverseCommand(
+  userId: string,
+  entryId: string,
+  extra: Partial<ReverseCommand> = {},
+): ReverseCommand {
+  return { ...base(userId), type: "reverse", entry_id: entryId, authority_id: "admin", ...extra };
+}
+
+export function holdPlaceCommand(
+  userId: string,
+  points: number,
+  ttlS = 900,
+  extra: Partial<HoldPlaceCommand> = {},
+): HoldPlaceCommand {
+  return {
+    ...base(userId),
+    type: "hold_place",
+    hold_id: randomUUID(),
+    points,
+    ttl_s: ttlS,
+    authority_id: "admin",
+    ...extra,
+  };
+}
+
+export function holdCaptureCommand(userId: string, holdId: string, points?: number): HoldCaptureCommand {
+  return {
+    ...base(userId),
+    type: "hold_capture",
+    hold_id: holdId,
+    authority_id: "admin",
+    ...(points !== undefined ? { points } : {}),
+  };
+}
+
+export function holdVoidCommand(userId: string, holdId: string): HoldVoidCommand {
+  return { ...base(userId), type: "hold_void", hold_id: holdId, authority_id: "admin" };
 }

@@ -5,7 +5,7 @@
  * committer), then the Kafka offset resolved (and committed soon after). A crash anywhere redelivers the chunk; the commands
  * table makes that harmless.
  */
-import { LedgerCommand } from "@points/shared";
+import { AnyLedgerCommand } from "@points/shared";
 import type { CommandSigningKey } from "@points/shared/command-auth";
 import { deadLetter } from "@points/shared/dead-letter";
 import { consumeInChunks } from "@points/shared/kafka";
@@ -72,7 +72,7 @@ async function applyChunk(
   const partition = payload.batch.partition;
   const parsed = parseChunk(deps, partition, chunk);
   const { commands, replyTo, messages, invalid } = await refuseUnknownPayers(deps, partition, parsed);
-  const result = await deps.committer.apply(commands, replyTo, () => payload.heartbeat());
+  const result = await deps.committer.apply(commands, replyTo, () => payload.heartbeat(), partition);
   for (const fault of result.faults) {
     // Recorded as rejected and answered already (isolate.ts); here it becomes visible.
     deps.log.error(
@@ -88,7 +88,7 @@ async function applyChunk(
 }
 
 interface ParsedChunk {
-  commands: LedgerCommand[];
+  commands: AnyLedgerCommand[];
   /** The message each command came from, by command id, for a dead letter after parsing. */
   messages: Map<string, KafkaMessage>;
   replyTo: Map<string, string>;
@@ -96,7 +96,7 @@ interface ParsedChunk {
 }
 
 function parseChunk(deps: ConsumerDeps, partition: number, chunk: KafkaMessage[]): ParsedChunk {
-  const commands: LedgerCommand[] = [];
+  const commands: AnyLedgerCommand[] = [];
   const replyTo = new Map<string, string>();
   const invalid: Message[] = [];
   const messages = new Map<string, KafkaMessage>();
@@ -113,7 +113,8 @@ function parseChunk(deps: ConsumerDeps, partition: number, chunk: KafkaMessage[]
     }
     commands.push(parsed.command);
     messages.set(parsed.command.command_id, message);
-    if (parsed.command.reply_to) replyTo.set(parsed.command.command_id, parsed.command.reply_to);
+    const gateway = "reply_to" in parsed.command ? parsed.command.reply_to : undefined;
+    if (gateway) replyTo.set(parsed.command.command_id, gateway);
   }
   return { commands, replyTo, messages, invalid };
 }
@@ -127,7 +128,7 @@ async function refuseUnknownPayers(
   const payers = chunk.commands.flatMap((c) => (c.type === "earn" ? [c.payer] : []));
   const unknown = payers.length > 0 ? await deps.partners.unknown(payers) : new Set<string>();
   if (unknown.size === 0) return chunk;
-  const commands: LedgerCommand[] = [];
+  const commands: AnyLedgerCommand[] = [];
   const invalid = [...chunk.invalid];
   for (const command of chunk.commands) {
     if (command.type !== "earn" || !unknown.has(command.payer)) {
@@ -155,7 +156,7 @@ export type InvalidCommandCode =
 
 function parseCommand(
   message: KafkaMessage,
-): { ok: true; command: LedgerCommand } | { ok: false; code: InvalidCommandCode; reason: string } {
+): { ok: true; command: AnyLedgerCommand } | { ok: false; code: InvalidCommandCode; reason: string } {
   if (!message.value) return { ok: false, code: "empty_value", reason: "empty value" };
   let json: unknown;
   try {
@@ -163,13 +164,17 @@ function parseCommand(
   } catch {
     return { ok: false, code: "invalid_json", reason: "not JSON" };
   }
-  const result = LedgerCommand.safeParse(json);
+  const result = AnyLedgerCommand.safeParse(json);
   if (!result.success) {
     return {
       ok: false,
       code: "invalid_command",
       reason: result.error.issues.map((i) => i.message).join("; "),
     };
+  }
+  // Expiry and hold timeouts are applied by the ledger itself (scheduler.ts), never read from Kafka.
+  if ("origin" in result.data) {
+    return { ok: false, code: "invalid_command", reason: "scheduler commands are not accepted from Kafka" };
   }
   if (message.key && message.key.toString("utf8") !== result.data.user_id) {
     return { ok: false, code: "key_mismatch", reason: "key is not the command's user_id" };

@@ -80,9 +80,9 @@ describe("GroupCommitter", () => {
       ["rejected", "applied", "applied"],
     ]);
     expect(results.map((r) => r.balances)).toEqual([
-      [{ userId: "g1", seq: 2, json: '{"A":6}' }],
-      [{ userId: "g2", seq: 1, json: '{"B":7}' }],
-      [{ userId: "g3", seq: 2, json: '{"A":0}' }],
+      [{ userId: "g1", seq: 2, body: ':{"A":6}' }],
+      [{ userId: "g2", seq: 1, body: ':{"B":7}' }],
+      [{ userId: "g3", seq: 2, body: ':{"A":0}' }],
     ]);
   });
 

@@ -10,7 +10,7 @@
  * next group's transaction already runs. A batch's promise settles only after its group is
  * published, so a partition's offset never moves past an unpublished outcome.
  */
-import type { LedgerCommand } from "@points/shared";
+import type { AnyLedgerCommand } from "@points/shared";
 import type { Pool } from "@points/shared/db";
 import { applyBatch, type BatchResult } from "./apply-batch";
 import { applyBisecting, applyOrBisect, isCommandFault, mergeResults } from "./isolate";
@@ -18,9 +18,11 @@ import type { Heartbeat } from "./prefetch";
 
 const GROUP_COMMANDS_MAX = 4_000;
 /**
- * Groups in flight at once, each in its own transaction on its own connection. Groups hold
- * disjoint partitions, hence disjoint users and rows, so they never wait on each other's locks;
- * two let Postgres use a second core while a large backlog drains.
+ * Groups in flight at once, each in its own transaction on its own connection. Groups of Kafka
+ * batches hold disjoint partitions, hence disjoint users and rows, so they never wait on each
+ * other's locks; two let Postgres use a second core while a large backlog drains. A group of the
+ * expiry scheduler's commands (scheduler.ts) may share members with one of them: the account rows,
+ * locked in user id order, make one wait for the other.
  */
 export const GROUPS_IN_FLIGHT_MAX = 2;
 
@@ -29,9 +31,11 @@ export type ReplyTo = ReadonlyMap<string, string>;
 export type Publish = (result: BatchResult, replyTo: ReplyTo) => Promise<void>;
 
 interface Waiting {
-  commands: LedgerCommand[];
+  commands: AnyLedgerCommand[];
   replyTo: ReplyTo;
   heartbeat?: Heartbeat;
+  /** The Kafka partition the commands came from (none: the scheduler's). */
+  partition?: number;
   resolve: (result: BatchResult) => void;
   reject: (err: unknown) => void;
 }
@@ -50,14 +54,15 @@ export class GroupCommitter {
    * keeps the batch's consumer in its group while a long group transaction runs.
    */
   apply(
-    commands: LedgerCommand[],
+    commands: AnyLedgerCommand[],
     replyTo: ReplyTo = new Map(),
     heartbeat?: Heartbeat,
+    partition?: number,
   ): Promise<BatchResult> {
     // A chunk of only invalid messages: nothing to apply or publish, no transaction.
     if (commands.length === 0) return Promise.resolve({ outcomes: [], balances: [], faults: [] });
     return new Promise((resolve, reject) => {
-      this.queue.push({ commands, replyTo, heartbeat, resolve, reject });
+      this.queue.push({ commands, replyTo, heartbeat, partition, resolve, reject });
       if (this.running < GROUPS_IN_FLIGHT_MAX) {
         this.running += 1;
         // Let batches handed over in the same turn (a fetch's other partitions) join this group.
@@ -93,7 +98,7 @@ export class GroupCommitter {
     const heartbeat = groupHeartbeat(group);
     const commands = group.flatMap((w) => w.commands);
     try {
-      return await applyBatch(this.pool, commands, { heartbeat });
+      return await applyBatch(this.pool, commands, { heartbeat, partitions: partitionsOf(group) });
     } catch (err) {
       if (!isCommandFault(err)) throw err;
       if (group.length === 1) return applyBisecting(this.pool, commands, err, heartbeat);
@@ -120,6 +125,16 @@ export class GroupCommitter {
 /** One consumer serves every partition of a group: any of its batches' heartbeats will do. */
 function groupHeartbeat(group: Waiting[]): Heartbeat | undefined {
   return group.find((w) => w.heartbeat)?.heartbeat;
+}
+
+/** Which partition each user's commands came from (accounts.kafka_partition, for the scheduler). */
+function partitionsOf(group: Waiting[]): Map<string, number> {
+  const partitions = new Map<string, number>();
+  for (const w of group) {
+    if (w.partition === undefined) continue;
+    for (const c of w.commands) partitions.set(c.user_id, w.partition);
+  }
+  return partitions;
 }
 
 /** Each partition retries on its own (and may join a later group). */

@@ -14,7 +14,7 @@
  *   infrastructure error: thrown, and the partition retries the chunk with backoff.
  */
 import { AssertionError } from "@points/core/assert";
-import type { LedgerCommand } from "@points/shared";
+import type { AnyLedgerCommand } from "@points/shared";
 import type { Pool } from "@points/shared/db";
 import { applyBatch, type BatchResult } from "./apply-batch";
 import { reject } from "./apply-command";
@@ -57,7 +57,7 @@ function sqlState(err: unknown): string {
  */
 export async function applyBisecting(
   pool: Pool,
-  commands: LedgerCommand[],
+  commands: AnyLedgerCommand[],
   fault: unknown,
   heartbeat: Heartbeat = async () => {},
 ): Promise<BatchResult> {
@@ -74,7 +74,7 @@ export async function applyBisecting(
 /** Applies a batch in one transaction, or bisects it when a command of it is at fault. */
 export async function applyOrBisect(
   pool: Pool,
-  commands: LedgerCommand[],
+  commands: AnyLedgerCommand[],
   heartbeat?: Heartbeat,
 ): Promise<BatchResult> {
   try {
@@ -86,7 +86,7 @@ export async function applyOrBisect(
 }
 
 /** Records the command as rejected, without applying it. */
-async function applyFaulted(pool: Pool, command: LedgerCommand, fault: unknown): Promise<BatchResult> {
+async function applyFaulted(pool: Pool, command: AnyLedgerCommand, fault: unknown): Promise<BatchResult> {
   const code = isUnstorableDataError(fault) ? "validation_failed" : "internal";
   const decision =
     code === "validation_failed"

@@ -51,7 +51,8 @@ describe("ledger service", () => {
     const { rows } = await pool.query("SELECT payer, points, remaining FROM lots WHERE user_id = 'alice'");
     expect(rows).toEqual([{ payer: "DANNON", points: "250", remaining: "250" }]);
     const cached = await redis.get(redisKeys(env.redisKeyPrefix).balance("alice"));
-    expect(cached).toBe('1:{"DANNON":250}');
+    // "<seq>:<stale at>:<json>": empty stale-at, as none of these points expires.
+    expect(cached).toBe('1::{"DANNON":250}');
   });
 
   it("applies a re-sent command once and publishes the same outcome again", async () => {

@@ -21,6 +21,7 @@ import { GROUPS_IN_FLIGHT_MAX, GroupCommitter } from "./group-commit";
 import { LedgerMetrics } from "./metrics";
 import { OutcomePublisher } from "./publish";
 import { startPruner } from "./retention";
+import { ExpiryScheduler } from "./scheduler";
 
 export interface RunningLedger {
   stop: () => Promise<void>;
@@ -29,9 +30,10 @@ export interface RunningLedger {
 
 export async function startLedger(config: LedgerConfig, log: Logger): Promise<RunningLedger> {
   const topics = topicNames(config.KAFKA_TOPIC_PREFIX);
-  // One connection per group transaction in flight, one for the cache repair, and one for the
-  // partner lookups of command-guard.ts (cache misses only), so they never wait behind a group.
-  const pool = createPool(config.DATABASE_URL, { max: GROUPS_IN_FLIGHT_MAX + 2, name: "ledger" });
+  // One connection per group transaction in flight, one for the cache repair, one for the
+  // partner lookups of command-guard.ts (cache misses only), and one for the expiry scheduler's
+  // scans, so they never wait behind a group.
+  const pool = createPool(config.DATABASE_URL, { max: GROUPS_IN_FLIGHT_MAX + 3, name: "ledger" });
   // Fail fast instead of queueing: a cache write must never hold up a committed batch.
   const redis = new Redis(config.REDIS_URL, {
     enableOfflineQueue: false,
@@ -72,11 +74,17 @@ export async function startLedger(config: LedgerConfig, log: Logger): Promise<Ru
       });
   };
   consumer.on(consumer.events.GROUP_JOIN, repair);
+  const committer = new GroupCommitter(pool, (result, replyTo) => publisher.publish(result, replyTo));
+  // Expiry and hold timeouts for the partitions this instance owns (scheduler.ts).
+  const scheduler = new ExpiryScheduler(pool, (commands) => committer.apply(commands), log);
+  consumer.on(consumer.events.GROUP_JOIN, (event) =>
+    scheduler.setOwned(event.payload.memberAssignment[topics.commands] ?? []),
+  );
   redis.on("ready", repair);
   exitOnFatalCrash(consumer, log);
   await runLedgerConsumer({
     consumer,
-    committer: new GroupCommitter(pool, (result, replyTo) => publisher.publish(result, replyTo)),
+    committer,
     log,
     metrics,
     commandsTopic: topics.commands,
@@ -103,6 +111,7 @@ export async function startLedger(config: LedgerConfig, log: Logger): Promise<Ru
     metricsPort: (server.address() as { port: number }).port,
     stop: async () => {
       await pruner.stop();
+      await scheduler.stop();
       await consumer.disconnect(); // finishes the batch in hand, commits, leaves the group
       await producer.disconnect();
       server.close();

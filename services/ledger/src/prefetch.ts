@@ -17,7 +17,7 @@
  * would mean the core decided on a partial view.
  */
 import { compareLots, type Lot } from "@points/core";
-import { assert, type LedgerCommand } from "@points/shared";
+import { type AnyLedgerCommand, assert } from "@points/shared";
 import type { PoolClient } from "@points/shared/db";
 import { lotKey, payerKey } from "./keys";
 import type { Account } from "./store";
@@ -50,6 +50,8 @@ type Bound = { ts: number; arrival: bigint } | null;
 
 /** What was loaded, per user: the prefixes by kind. Absent means nothing of that kind was loaded. */
 export interface Coverage {
+  /** Users whose every lot with points in it was loaded (lifecycle commands, due expiry). */
+  full: Set<string>;
   global: Map<string, Bound>;
   payerLive: Map<string, Bound>;
   /** Newest first: holds every adjusted lot of the payer at or after the bound. */
@@ -60,7 +62,7 @@ export interface Coverage {
  * Needs of the batch, per user (see LotNeed). A batch of plain earns of payers without
  * negatives needs no lots at all.
  */
-export function lotNeeds(commands: LedgerCommand[], accounts: Map<string, Account>): Map<string, LotNeed> {
+export function lotNeeds(commands: AnyLedgerCommand[], accounts: Map<string, Account>): Map<string, LotNeed> {
   const needs = new Map<string, LotNeed>();
   const needOf = (userId: string) => {
     const need = needs.get(userId) ?? { spend: 0n, negatives: 0n, payers: new Map() };
@@ -69,7 +71,8 @@ export function lotNeeds(commands: LedgerCommand[], accounts: Map<string, Accoun
   };
   for (const c of commands) {
     const book = accounts.get(c.user_id)?.book;
-    if (!book || c.type === "use_item") continue;
+    // Lifecycle commands load the whole book (apply-batch.ts); use_item needs no lots.
+    if (!book || (c.type !== "spend" && c.type !== "earn")) continue;
     if (c.type === "spend") {
       needOf(c.user_id).spend += BigInt(c.points);
     } else if (c.points < 0) {
@@ -114,6 +117,10 @@ interface LotRow {
   points: string;
   remaining: string;
   adjusted: string;
+  held: string;
+  expired: string;
+  reversed: string;
+  expires_ms: string | null;
 }
 
 /**
@@ -204,7 +211,12 @@ function advance(req: LotRequest, rows: LotRow[]): boolean {
 }
 
 function coverageOf(closed: LotRequest[]): Coverage {
-  const coverage: Coverage = { global: new Map(), payerLive: new Map(), payerAdjusted: new Map() };
+  const coverage: Coverage = {
+    full: new Set(),
+    global: new Map(),
+    payerLive: new Map(),
+    payerAdjusted: new Map(),
+  };
   for (const req of closed) {
     const bound = req.bound ?? null;
     if (req.kind === "global") coverage.global.set(req.userId, bound);
@@ -220,8 +232,7 @@ function coverageOf(closed: LotRequest[]): Coverage {
  * them; the adjusted walk goes newest first, the order in which earns take deductions over.
  */
 async function queryLots(db: PoolClient, requests: LotRequest[]): Promise<LotRow[]> {
-  const columns =
-    "user_id, arrival, payer, ts, floor(extract(epoch FROM ts) * 1000)::bigint AS ts_ms, points, remaining, adjusted";
+  const columns = `user_id, ${LOT_COLUMNS}`;
   const { rows } = await db.query<LotRow>(
     `SELECT (r.i - 1)::int AS req, l.*
        FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::bigint[], $6::int[]) WITH ORDINALITY
@@ -254,7 +265,14 @@ async function queryLots(db: PoolClient, requests: LotRequest[]): Promise<LotRow
   return rows;
 }
 
-function lotFromRow(r: LotRow): Lot {
+/** Every column a Lot needs (with ts and expires_at as epoch ms), for `SELECT ... FROM lots`. */
+export const LOT_COLUMNS =
+  "arrival, payer, ts, floor(extract(epoch FROM ts) * 1000)::bigint AS ts_ms, points, remaining, adjusted, " +
+  "held, expired, reversed, floor(extract(epoch FROM expires_at) * 1000)::bigint AS expires_ms";
+
+export type StoredLotRow = Omit<LotRow, "req" | "user_id">;
+
+export function lotFromRow(r: StoredLotRow): Lot {
   return {
     arrival: BigInt(r.arrival),
     payer: r.payer,
@@ -262,6 +280,10 @@ function lotFromRow(r: LotRow): Lot {
     points: BigInt(r.points),
     remaining: BigInt(r.remaining),
     adjusted: BigInt(r.adjusted),
+    expiresAt: r.expires_ms === null ? null : Number(r.expires_ms),
+    held: BigInt(r.held),
+    expired: BigInt(r.expired),
+    reversed: BigInt(r.reversed),
   };
 }
 
@@ -275,6 +297,7 @@ export function assertCovered(
   userId: string,
   lot: Pick<Lot, "ts" | "arrival" | "payer">,
 ): void {
+  if (coverage.full.has(userId)) return;
   const key = walk === "global" ? userId : payerKey(userId, lot.payer);
   const bound = coverage[walk].get(key);
   const inside =

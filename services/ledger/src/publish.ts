@@ -45,7 +45,7 @@ export class OutcomePublisher {
       (pipeline as unknown as SetBalance).setBalance(
         this.keys.balance(b.userId),
         b.seq,
-        b.json,
+        b.body,
         BALANCE_CACHE_TTL_S,
       );
     }
@@ -89,5 +89,6 @@ function takeFirst(set: ReadonlySet<string>, n: number): string[] {
 }
 
 interface SetBalance {
-  setBalance(key: string, seq: number, json: string, ttlSeconds: number): void;
+  /** `body`: encodeCachedBalanceBody(json, next expiry), built by apply-batch.ts. */
+  setBalance(key: string, seq: number, body: string, ttlSeconds: number): void;
 }

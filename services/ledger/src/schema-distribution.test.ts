@@ -17,6 +17,8 @@ const NOT_KEYED_BY_USER: Record<string, string> = {
   idempotency_keys: "keyed by (actor, key): the caller's scope, not a member's",
   partner_events: "keyed by (partner, event_id): the ingest's claim, before any ledger row",
   dead_letters: "operators' copy of refused messages; not ledger data",
+  report_figures:
+    "one writer per Kafka partition (the partition's ledger); Citus: distributed by kafka_partition or kept on the coordinator",
   schema_migrations: "the migration log",
 };
 
@@ -48,7 +50,18 @@ describe("schema distribution by user", () => {
     // The ledger's own tables are all there and keyed by user.
     const keyed = rows.filter((r) => r.first === "user_id").map((r) => r.table);
     expect(keyed).toEqual(
-      expect.arrayContaining(["accounts", "payer_balances", "entries", "lots", "allocations", "commands"]),
+      expect.arrayContaining([
+        "accounts",
+        "payer_balances",
+        "entries",
+        "lots",
+        "allocations",
+        "commands",
+        "holds",
+        "hold_allocations",
+        "movements",
+        "balance_snapshots",
+      ]),
     );
   });
 });

@@ -30,6 +30,15 @@ export async function loadCommands(
 export interface Account {
   book: Book;
   seq: number;
+  /** accounts.next_hold_expiry as stored (epoch ms): kept unless the book's holds were loaded. */
+  nextHoldExpiry: number | null;
+  /**
+   * accounts.next_expiry as loaded: a lower bound on the expiry of every unspent lot, so also of
+   * the lots a partial prefetch left unloaded (those expire no sooner than it).
+   */
+  storedNextExpiry: number | null;
+  /** accounts.kafka_partition as stored (null: never written by a batch from Kafka). */
+  storedPartition: number | null;
 }
 
 /**
@@ -52,32 +61,55 @@ export async function loadAccounts(db: PoolClient, userIds: string[]): Promise<M
     const locked = new Set(rows.map((r) => r.user_id));
     const missing = userIds.filter((u) => !locked.has(u));
     const created = await db.query(
+      // FOR KEY SHARE: a member being deleted or renamed right now is waited for and then left
+      // out (not found), instead of failing the insert's foreign key after the other commits.
       `INSERT INTO accounts (user_id)
-       SELECT loyalty_id FROM members WHERE loyalty_id = ANY($1::text[])
+       SELECT loyalty_id FROM members WHERE loyalty_id = ANY($1::text[]) FOR KEY SHARE
        ON CONFLICT DO NOTHING`,
       [missing],
     );
     if ((created.rowCount ?? 0) > 0) rows = await lockAccounts(db, userIds);
   }
   for (const r of rows) {
+    const book: Book = {
+      userId: r.user_id,
+      nextArrival: BigInt(r.next_arrival),
+      total: BigInt(r.total),
+      payers: new Map(),
+      lots: [],
+      // The stored bound: "is anything due?" stays O(1) on a partly loaded book.
+      nextExpiry: msOrNull(r.next_expiry_ms),
+    };
+    const through = msOrNull(r.expired_through_ms);
+    if (through !== null) book.expiredThrough = through;
     accounts.set(r.user_id, {
       seq: Number(r.seq),
-      book: {
-        userId: r.user_id,
-        nextArrival: BigInt(r.next_arrival),
-        total: BigInt(r.total),
-        payers: new Map(),
-        lots: [],
-      },
+      book,
+      nextHoldExpiry: msOrNull(r.next_hold_expiry_ms),
+      storedNextExpiry: msOrNull(r.next_expiry_ms),
+      storedPartition: r.kafka_partition,
     });
   }
   await loadPayers(db, accounts);
   return accounts;
 }
 
+const msOrNull = (ms: string | null) => (ms === null ? null : Number(ms));
+const epochMs = (column: string) => `floor(extract(epoch FROM ${column}) * 1000)::bigint AS ${column}_ms`;
+
 async function lockAccounts(db: PoolClient, userIds: string[]) {
-  const { rows } = await db.query<{ user_id: string; seq: string; next_arrival: string; total: string }>(
-    `SELECT user_id, seq, next_arrival, total FROM accounts
+  const { rows } = await db.query<{
+    user_id: string;
+    seq: string;
+    next_arrival: string;
+    total: string;
+    next_expiry_ms: string | null;
+    next_hold_expiry_ms: string | null;
+    expired_through_ms: string | null;
+    kafka_partition: number | null;
+  }>(
+    `SELECT user_id, seq, next_arrival, total, kafka_partition, ${epochMs("next_expiry")}, ${epochMs("next_hold_expiry")},
+            ${epochMs("expired_through")} FROM accounts
       WHERE user_id = ANY($1::text[]) ORDER BY user_id FOR UPDATE`,
     [userIds],
   );
@@ -85,19 +117,27 @@ async function lockAccounts(db: PoolClient, userIds: string[]) {
 }
 
 async function loadPayers(db: PoolClient, accounts: Map<string, Account>): Promise<void> {
-  const { rows } = await db.query<{ user_id: string; payer: string; available: string; adjusted: string }>(
-    `SELECT user_id, payer, available, adjusted FROM payer_balances
+  const { rows } = await db.query<{
+    user_id: string;
+    payer: string;
+    available: string;
+    adjusted: string;
+    held: string;
+  }>(
+    `SELECT user_id, payer, available, adjusted, held FROM payer_balances
       WHERE user_id = ANY($1::text[]) ORDER BY user_id, first_seen`,
     [[...accounts.keys()]],
   );
   for (const r of rows) {
-    accounts
-      .get(r.user_id)
-      ?.book.payers.set(r.payer, { available: BigInt(r.available), adjusted: BigInt(r.adjusted) });
+    accounts.get(r.user_id)?.book.payers.set(r.payer, {
+      available: BigInt(r.available),
+      adjusted: BigInt(r.adjusted),
+      held: BigInt(r.held),
+    });
   }
 }
 
-/** Entries named by use_item commands (only those of the given user count). */
+/** Entries named by use_item and reverse commands (only those of the given user count). */
 export async function loadEntries(
   db: PoolClient,
   keys: { user_id: string; entry_id: string }[],

@@ -14,8 +14,14 @@ export function PartnersPage({ session }: { session: Session }) {
   const { token } = session;
   const [version, setVersion] = useState(0);
   const [secret, setSecret] = useState<{ title: string; lines: [string, string][] } | null>(null);
-  const partners = useLoad(() => json<Partner[]>(token, "/v1/partners"), [token, version]);
+  // GET /v1/partners is a page ({count, next, previous, results}); the largest page lists them all.
+  const partners = useLoad(
+    async () => (await json<{ results: Partner[] }>(token, "/v1/partners?page_size=1000")).results,
+    [token, version],
+  );
   const reload = () => setVersion((v) => v + 1);
+  // Which row's validity was just saved: kept here, because the reload re-creates the rows.
+  const [savedId, setSavedId] = useState<string | null>(null);
   return (
     <>
       <PageHeading>Partners</PageHeading>
@@ -54,7 +60,15 @@ export function PartnersPage({ session }: { session: Session }) {
                     <When value={p.created_at} />
                   </td>
                   <td>
-                    <Validity token={token} partner={p} saved={reload} />
+                    <Validity
+                      token={token}
+                      partner={p}
+                      justSaved={savedId === p.id}
+                      saved={() => {
+                        setSavedId(p.id);
+                        reload();
+                      }}
+                    />
                   </td>
                   <td>
                     <Rotate
@@ -171,7 +185,17 @@ function Rotate({ token, id, rotated }: { token: string; id: string; rotated: (t
   );
 }
 
-function Validity({ token, partner, saved }: { token: string; partner: Partner; saved: () => void }) {
+function Validity({
+  token,
+  partner,
+  justSaved,
+  saved,
+}: {
+  token: string;
+  partner: Partner;
+  justSaved: boolean;
+  saved: () => void;
+}) {
   const [days, setDays] = useState(
     partner.points_validity_days === undefined || partner.points_validity_days === null
       ? ""
@@ -210,7 +234,7 @@ function Validity({ token, partner, saved }: { token: string; partner: Partner; 
       <button type="submit" disabled={action.busy} aria-label={`Set the points validity of ${partner.id}`}>
         Set
       </button>
-      {done && <span role="status"> saved</span>}
+      {(done || justSaved) && <span role="status"> saved</span>}
       <ErrorMessage message={action.error} />
     </form>
   );

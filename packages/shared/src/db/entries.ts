@@ -15,10 +15,14 @@ export interface EntryRow {
   item_data: unknown;
   item_used: boolean | null;
   allocations: EntryRecord["allocations"];
+  expires_at: Date | null;
+  reversed: string;
+  reverses: string | null;
+  hold_id: string | null;
 }
 
 export const ENTRY_COLUMNS =
-  "user_id, entry_id, type, authority_id, payer, amount, ts, created_on, reason, item_name, item_data, item_used, allocations";
+  "user_id, entry_id, type, authority_id, payer, amount, ts, created_on, reason, item_name, item_data, item_used, allocations, expires_at, reversed, reverses, hold_id";
 
 export function entryFromRow(r: EntryRow): EntryRecord {
   return {
@@ -36,5 +40,9 @@ export function entryFromRow(r: EntryRow): EntryRecord {
         ? null
         : { name: r.item_name, used: r.item_used === true, data: r.item_data ?? undefined },
     allocations: r.allocations,
+    expires_at: r.expires_at ? r.expires_at.toISOString() : null,
+    reversed: Number(r.reversed),
+    reverses: r.reverses,
+    hold_id: r.hold_id,
   };
 }

@@ -2,7 +2,7 @@
  * One ledger entry as stored, and the shapes clients see. The ledger renders its answers with
  * these and the gateway renders its reads with the same functions, so both always agree.
  */
-export type EntryType = "earn" | "adjust" | "spend" | "use_item";
+export type EntryType = "earn" | "adjust" | "spend" | "use_item" | "expire" | "reversal";
 
 export interface PayerPoints {
   payer: string;
@@ -22,6 +22,14 @@ export interface EntryRecord {
   reason: string | null;
   item: { name: string; used: boolean; data?: unknown } | null;
   allocations: PayerPoints[] | null;
+  /** Contract 6.1, earns only: when the lot expires, ISO 8601 UTC; null = never. */
+  expires_at?: string | null;
+  /** Contract 6.2: points reversed so far (shown when > 0). */
+  reversed?: number;
+  /** A reversal: the entry it reverses. */
+  reverses?: string | null;
+  /** A spend that captured a hold (contract 6.3). */
+  hold_id?: string | null;
 }
 
 /** Wallet API Entry. */
@@ -35,6 +43,17 @@ export function renderEntry(e: EntryRecord) {
     reason: e.reason,
     ...(e.item ? { item: renderItem(e.item) } : {}),
     ...(e.allocations ? { allocations: e.allocations } : {}),
+    ...lifecycleFields(e),
+  };
+}
+
+/** Contract 6: expires_at on earns, reverses on reversals, hold_id on captures, reversed when > 0. */
+function lifecycleFields(e: EntryRecord) {
+  return {
+    ...(e.type === "earn" ? { expires_at: e.expires_at ?? null } : {}),
+    ...(e.type === "reversal" && e.reverses ? { reverses: e.reverses } : {}),
+    ...(e.hold_id ? { hold_id: e.hold_id } : {}),
+    ...((e.reversed ?? 0) > 0 ? { reversed: e.reversed } : {}),
   };
 }
 
@@ -49,7 +68,13 @@ export function renderUserEntry(e: EntryRecord) {
 
 /** Answer of POST /v1/users/{id}/transactions. */
 export function renderTransaction(e: EntryRecord) {
-  return { entry_id: e.entry_id, payer: e.payer, points: e.amount, timestamp: e.timestamp };
+  return {
+    entry_id: e.entry_id,
+    payer: e.payer,
+    points: e.amount,
+    timestamp: e.timestamp,
+    ...(e.type === "earn" ? { expires_at: e.expires_at ?? null } : {}),
+  };
 }
 
 function renderItem(item: NonNullable<EntryRecord["item"]>) {

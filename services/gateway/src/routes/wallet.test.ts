@@ -47,6 +47,8 @@ describe("POST /v1/entries", () => {
       amount: 10,
       reason: "hello",
       item: { name: "pin", used: false, data: [1] },
+      // Contract 6.1: earn entries show when their points expire; ACME has no validity set.
+      expires_at: null,
     });
     await entry({ user_id: "w1", amount: 5, reason: "more" }, globex);
     const spent = await entry({ user_id: "w1", amount: -12, reason: "spend" }, globex);

@@ -9,6 +9,7 @@ import { type EntryRow, entryFromRow } from "@points/shared/db";
 import { type Request, Router } from "express";
 import type { Principal } from "../auth";
 import type { GatewayContext } from "../context";
+import { requireEarnExpiry } from "../earn-expiry";
 import { httpError, parseOr400 } from "../http-errors";
 import { authorize, principalOf, scopeOf } from "../permissions";
 import { submitCommand } from "../submit";
@@ -101,13 +102,16 @@ async function earnCommand(ctx: GatewayContext, p: Principal, body: CreateEntryB
     });
   }
   const payer = body.payer ?? p.id;
+  const timestamp = new Date().toISOString();
+  requireEarnExpiry(body.amount, timestamp, body.expires_at);
   await requirePartner(ctx.pool, payer);
   return {
     type: "earn",
     user_id: body.user_id,
     payer,
     points: body.amount,
-    timestamp: new Date().toISOString(),
+    timestamp,
+    ...(body.expires_at !== undefined ? { expires_at: body.expires_at } : {}),
     authority_id: p.id,
     reason: body.reason,
     ...(body.item ? { item: body.item } : {}),
@@ -122,6 +126,7 @@ function spendCommand(p: Principal, body: CreateEntryBody): EntryCommand {
       fields: { payer: ["applies only to a positive amount; a spend takes the oldest points of any payer"] },
     });
   }
+  requireEarnExpiry(body.amount, "", body.expires_at);
   return {
     type: "spend",
     user_id: body.user_id,

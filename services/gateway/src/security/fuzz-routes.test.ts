@@ -227,6 +227,22 @@ const partnerBody = objectBody({
   name: field(jsonOf(fc.oneof(fc.constant("Fuzz Co"), specialText, hostileString))),
 });
 const noBody = maybe(body(fc.constant("{}")));
+const partnerChangeBody = objectBody({
+  name: field(jsonOf(fc.oneof(fc.constant("Fuzz Co"), specialText, hostileString))),
+  points_validity_days: field(fc.constantFrom("1", "36500", "36501", "0", "null", "1.5").map(String)),
+});
+const reversalBody = objectBody({
+  points: field(fc.integer({ min: -1, max: 50 }).map(String)),
+  reason: field(jsonOf(shortText)),
+});
+const holdBody = objectBody({
+  points: field(fc.integer({ min: 0, max: 50 }).map(String)),
+  reason: field(jsonOf(shortText)),
+  ttl_s: field(fc.constantFrom("1", "900", "604800", "604801", "0").map(String)),
+});
+const captureBody = objectBody({ points: field(fc.integer({ min: 0, max: 50 }).map(String)) });
+const futureDate = fc.constantFrom("2999-01-01T00:00:00Z", "9999-12-31T23:59:59Z");
+const reportDay = fc.constantFrom("2022-01-01", "2022-02-30", "2999-01-01", "20220101", "");
 
 const PAGE = {
   page: fc.constantFrom("1", "2", "1000000", "1000001"),
@@ -286,6 +302,115 @@ const ROUTES: RouteFuzz[] = [
     input: request(
       "GET",
       userSeg.chain((u) => withQuery(`/v1/users/${u}/entries`, ["page", "page_size"], PAGE)),
+    ),
+  },
+  {
+    operation: "PATCH /v1/partners/{id}",
+    input: request(
+      "PATCH",
+      pathOf((id) => `/v1/partners/${id}`, segment("ROT", "NOPE")),
+      body(partnerChangeBody),
+    ),
+  },
+  {
+    operation: "POST /v1/users/{userId}/entries/{entry_id}/reversals",
+    input: fc.constant(null).chain(() =>
+      request(
+        "POST",
+        fc
+          .tuple(segment("fz-spend", "nobody"), segment(itemEntryId, randomUUID(), "not-a-uuid"))
+          .map(([u, e]) => `/v1/users/${u}/entries/${e}/reversals`),
+        maybe(body(reversalBody)),
+      ),
+    ),
+    writes: ["fz-spend"],
+  },
+  {
+    operation: "POST /v1/users/{userId}/holds",
+    input: request(
+      "POST",
+      pathOf((u) => `/v1/users/${u}/holds`, segment("fz-spend", "nobody")),
+      body(holdBody),
+    ),
+    writes: ["fz-spend"],
+  },
+  {
+    operation: "POST /v1/users/{userId}/holds/{hold_id}/capture",
+    input: request(
+      "POST",
+      fc
+        .tuple(segment("fz-spend", "nobody"), segment(randomUUID(), "not-a-uuid"))
+        .map(([u, h]) => `/v1/users/${u}/holds/${h}/capture`),
+      maybe(body(captureBody)),
+    ),
+    writes: ["fz-spend"],
+  },
+  {
+    operation: "POST /v1/users/{userId}/holds/{hold_id}/void",
+    input: request(
+      "POST",
+      fc
+        .tuple(segment("fz-spend", "nobody"), segment(randomUUID(), "not-a-uuid"))
+        .map(([u, h]) => `/v1/users/${u}/holds/${h}/void`),
+      noBody,
+    ),
+    writes: ["fz-spend"],
+  },
+  {
+    operation: "GET /v1/users/{userId}/holds/{hold_id}",
+    input: request(
+      "GET",
+      fc.tuple(userSeg, segment(randomUUID(), "not-a-uuid")).map(([u, h]) => `/v1/users/${u}/holds/${h}`),
+    ),
+  },
+  {
+    operation: "GET /v1/users/{userId}/holds",
+    input: request(
+      "GET",
+      userSeg.chain((u) =>
+        withQuery(`/v1/users/${u}/holds`, ["status"], {
+          status: fc.constantFrom("held", "captured", "voided", "expired", "HELD", ""),
+        }),
+      ),
+    ),
+  },
+  {
+    operation: "GET /v1/users/{userId}/expiring",
+    input: request(
+      "GET",
+      userSeg.chain((u) =>
+        withQuery(`/v1/users/${u}/expiring`, ["before"], {
+          before: fc.oneof(validDate, futureDate, hostileDate),
+        }),
+      ),
+    ),
+  },
+  {
+    operation: "GET /v1/reports/payers",
+    input: request(
+      "GET",
+      withQuery("/v1/reports/payers", ["from", "to"], { from: reportDay, to: reportDay }),
+    ),
+  },
+  {
+    operation: "GET /v1/reports/payers/{payer}/members",
+    input: request(
+      "GET",
+      segment("ACME", "GLOBEX", "NOPE").chain((p) =>
+        withQuery(`/v1/reports/payers/${p}/members`, ["as_of", "page", "page_size"], {
+          ...PAGE,
+          as_of: fc.oneof(validDate, futureDate, hostileDate),
+        }),
+      ),
+    ),
+  },
+  {
+    operation: "GET /v1/reports/payers/{payer}/daily",
+    input: request(
+      "GET",
+      segment("ACME", "GLOBEX", "NOPE").chain((p) =>
+        withQuery(`/v1/reports/payers/${p}/daily`, ["from", "to"], { from: reportDay, to: reportDay }),
+      ),
     ),
   },
   {

@@ -67,6 +67,23 @@ async function aliceItem(): Promise<string> {
   return res.body.entry_id;
 }
 
+/** A fresh 1-point ACME earn of alice's, created by ACME (so ACME may reverse it). */
+async function acmeEarn(): Promise<string> {
+  const res = await api.call("POST", "/v1/users/alice/transactions", {
+    token: token.partner,
+    body: { payer: "ACME", points: 1, timestamp: "2022-01-03T00:00:00Z" },
+  });
+  expect(res.status).toBe(201);
+  return res.body.entry_id;
+}
+
+/** A fresh 1-point hold on alice's points, placed by the admin. */
+async function aliceHold(): Promise<string> {
+  const res = await api.call("POST", "/v1/users/alice/holds", { token: admin, body: { points: 1 } });
+  expect(res.status).toBe(201);
+  return res.body.hold_id;
+}
+
 beforeAll(async () => {
   env = await createTestEnv();
   stack = await startStack(env);
@@ -131,6 +148,18 @@ const MATRIX: Row[] = [
   row("inventory",                        "GET /v1/inventory?user_ids=alice",       "Y  Y  Y  Y  N  A"),
   row("use item (ACME's, alice's)",       "POST /v1/inventory/{item}/use",          "Y  Y  H  Y  H  A", fresh(async () => `/v1/inventory/${await aliceItem()}/use`)),
   row("command status (ACME's)",          "GET /v1/commands/{id}",                  "Y  Y  H  H  H  A", fresh(async () => `/v1/commands/${acmeCommand}`)),
+  row("partners: change (PATCH)",         "PATCH /v1/partners/ROTATED",             "Y  N  N  N  N  A", { body: () => ({ points_validity_days: 365 }) }),
+  row("reverse an entry (ACME's)",        "POST /v1/users/alice/entries/{e}/reversals", "Y  Y  H  N  N  A", fresh(async () => `/v1/users/alice/entries/${await acmeEarn()}/reversals`)),
+  row("holds: place",                     "POST /v1/users/alice/holds",             "Y  Y  Y  Y  N  A", { body: () => ({ points: 1 }) }),
+  row("holds: capture",                   "POST /v1/users/alice/holds/{h}/capture", "Y  Y  Y  Y  N  A", fresh(async () => `/v1/users/alice/holds/${await aliceHold()}/capture`)),
+  row("holds: void",                      "POST /v1/users/alice/holds/{h}/void",    "Y  Y  Y  Y  N  A", fresh(async () => `/v1/users/alice/holds/${await aliceHold()}/void`)),
+  row("holds: read one",                  "GET /v1/users/alice/holds/{h}",          "Y  Y  Y  Y  N  A", fresh(async () => `/v1/users/alice/holds/${await aliceHold()}`)),
+  row("holds: list",                      "GET /v1/users/alice/holds?status=held",  "Y  Y  Y  Y  N  A"),
+  row("expiring points",                  "GET /v1/users/alice/expiring",           "Y  N  N  Y  N  A"),
+  row("balance as_of",                    "GET /v1/users/alice/balance?as_of=2022-06-01T00:00:00Z", "Y  N  N  Y  N  A"),
+  row("payer report",                     "GET /v1/reports/payers",                 "Y  Y  Y  N  N  A"),
+  row("payer's members (ACME)",           "GET /v1/reports/payers/ACME/members",    "Y  Y  N  N  N  A"),
+  row("payer's daily (ACME)",             "GET /v1/reports/payers/ACME/daily",      "Y  Y  N  N  N  A"),
   row("dead letters",                     "GET /v1/dead-letters",                   "Y  N  N  N  N  A"),
   row("health",                           "GET /health",                            "Y  Y  Y  Y  Y  Y"),
   row("metrics",                          "GET /metrics",                           "Y  Y  Y  Y  Y  Y"),
@@ -163,7 +192,11 @@ describe("the permission matrix (contract section 5)", () => {
       p
         .split("?")[0]!
         .replace(/^\/v1\/partners\/[^/]+\/tokens$/, "/v1/partners/{id}/tokens")
+        .replace(/^\/v1\/partners\/[A-Z]+$/, "/v1/partners/{id}")
         .replace(/^\/v1\/users\/[^/]+/, "/v1/users/{userId}")
+        .replace(/\/entries\/[^/]+\/reversals$/, "/entries/{entry_id}/reversals")
+        .replace(/\/holds\/[^/]+/, "/holds/{hold_id}")
+        .replace(/^\/v1\/reports\/payers\/[^/]+/, "/v1/reports/payers/{payer}")
         .replace(/^\/v1\/members\/[^/]+/, "/v1/members/{loyalty_id}")
         .replace(/^\/v1\/inventory\/[^/]+\/use$/, "/v1/inventory/{entry_id}/use")
         .replace(/^\/v1\/commands\/[^/]+$/, "/v1/commands/{id}")

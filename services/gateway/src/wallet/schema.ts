@@ -1,4 +1,4 @@
-import { EntryId, ItemInput, PartnerId, Reason, SignedPoints, UserId } from "@points/shared";
+import { EntryId, ExpiresAt, ItemInput, PartnerId, Reason, SignedPoints, UserId } from "@points/shared";
 import { z } from "zod";
 import { PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX, PageQuery } from "../pagination";
 
@@ -23,6 +23,10 @@ export const CreateEntryBody = z.strictObject({
   payer: PartnerId.optional().meta({
     description:
       "The paying partner of a positive entry: required for the admin; a partner may only name itself",
+  }),
+  expires_at: ExpiresAt.nullable().optional().meta({
+    description:
+      "Positive entries only: when these points expire (later than now); null = never; absent = now + the payer's points_validity_days",
   }),
 });
 export type CreateEntryBody = z.infer<typeof CreateEntryBody>;
@@ -64,6 +68,12 @@ export const WalletEntry = z
     amount: z.number().int(),
     reason: z.string().nullable(),
     item: Item.optional(),
+    expires_at: z
+      .string()
+      .nullable()
+      .optional()
+      .meta({ description: "Earns: when the lot expires; null = never" }),
+    reversed: z.number().int().optional().meta({ description: "Points reversed so far" }),
     allocations: z
       .array(Allocation)
       .optional()

@@ -1,4 +1,5 @@
 import { ENTRY_COLUMNS, type EntryRow, type Pool } from "@points/shared/db";
+import { currentTotal } from "../book-reads";
 
 /**
  * The wallet API's reads. The ledger writes entries; these only read them, always filtered by
@@ -23,13 +24,13 @@ export async function walletTotals(
   userIds: string[],
   authorityIds: string[] | undefined,
 ): Promise<WalletTotalRow[]> {
-  const { rows } = await pool.query<{ user_id: string; total: string }>(
+  const { rows } = await pool.query<{ user_id: string; total: string; next_expiry: Date | null }>(
     authorityIds === undefined
-      ? `SELECT u.user_id, coalesce(a.total, 0)::text AS total
+      ? `SELECT u.user_id, coalesce(a.total, 0)::text AS total, a.next_expiry
            FROM unnest($1::text[]) WITH ORDINALITY AS u(user_id, n)
            LEFT JOIN accounts a ON a.user_id = u.user_id
           ORDER BY u.n`
-      : `SELECT u.user_id,
+      : `SELECT u.user_id, NULL::timestamptz AS next_expiry,
                 coalesce((SELECT sum(e.amount) FROM entries e
                            WHERE e.user_id = u.user_id AND e.authority_id = ANY($2::text[])
                              AND e.type = ANY($3::text[])), 0)::text AS total
@@ -37,7 +38,19 @@ export async function walletTotals(
           ORDER BY u.n`,
     authorityIds === undefined ? [userIds] : [userIds, authorityIds, POINT_TYPES],
   );
-  return rows.map((r) => ({ user_id: r.user_id, total: BigInt(r.total) }));
+  const now = Date.now();
+  const totals: WalletTotalRow[] = [];
+  for (const r of rows) {
+    // Contract 6.1: points past their expiry count nowhere, recorded or not. accounts.total
+    // still holds what the ledger has not recorded yet (it does within a minute): the pure core
+    // takes it out, for the few members with something due.
+    const due = r.next_expiry !== null && r.next_expiry.getTime() <= now;
+    totals.push({
+      user_id: r.user_id,
+      total: due ? await currentTotal(pool, r.user_id, now) : BigInt(r.total),
+    });
+  }
+  return totals;
 }
 
 export interface InventoryFilter {

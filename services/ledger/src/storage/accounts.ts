@@ -6,8 +6,11 @@ export interface PayerRow {
   payer: string;
   available: bigint;
   adjusted: bigint;
+  held: bigint;
   /** The arrival of the payer's first lot: orders payers in answers; written on insert only. */
   first_seen: bigint;
+  /** The applied instant of the payer's first lot (balance as_of); written on insert only. */
+  first_seen_at: Date;
 }
 
 export const upsertPayers: TableWrite<PayerRow> = {
@@ -17,10 +20,13 @@ export const upsertPayers: TableWrite<PayerRow> = {
     { name: "available", type: "bigint", value: (p) => p.available.toString() },
     { name: "adjusted", type: "bigint", value: (p) => p.adjusted.toString() },
     { name: "first_seen", type: "bigint", value: (p) => p.first_seen.toString() },
+    { name: "held", type: "bigint", value: (p) => p.held.toString() },
+    { name: "first_seen_at", type: "timestamptz", value: (p) => p.first_seen_at.toISOString() },
   ],
   sql: (from, names) =>
     `INSERT INTO payer_balances (${names}) SELECT ${names} FROM ${from}
-     ON CONFLICT (user_id, payer) DO UPDATE SET available = excluded.available, adjusted = excluded.adjusted`,
+     ON CONFLICT (user_id, payer) DO UPDATE SET available = excluded.available, adjusted = excluded.adjusted,
+       held = excluded.held`,
 };
 
 export interface AccountRow {
@@ -28,7 +34,15 @@ export interface AccountRow {
   seq: number;
   next_arrival: bigint;
   total: bigint;
+  /** Scheduling (migration 008), epoch ms or null. */
+  next_expiry: number | null;
+  next_hold_expiry: number | null;
+  expired_through: number | null;
+  /** The Kafka partition of the member's key, when the batch knows it (else kept). */
+  kafka_partition: number | null;
 }
+
+const instant = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
 export const updateAccounts: TableWrite<AccountRow> = {
   columns: [
@@ -36,8 +50,15 @@ export const updateAccounts: TableWrite<AccountRow> = {
     { name: "seq", type: "bigint", value: (a) => a.seq },
     { name: "next_arrival", type: "bigint", value: (a) => a.next_arrival.toString() },
     { name: "total", type: "bigint", value: (a) => a.total.toString() },
+    { name: "next_expiry", type: "timestamptz", value: (a) => instant(a.next_expiry) },
+    { name: "next_hold_expiry", type: "timestamptz", value: (a) => instant(a.next_hold_expiry) },
+    { name: "expired_through", type: "timestamptz", value: (a) => instant(a.expired_through) },
+    { name: "kafka_partition", type: "int", value: (a) => a.kafka_partition },
   ],
   sql: (from) =>
-    `UPDATE accounts SET seq = v.seq, next_arrival = v.next_arrival, total = v.total FROM ${from}
+    `UPDATE accounts SET seq = v.seq, next_arrival = v.next_arrival, total = v.total,
+            next_expiry = v.next_expiry, next_hold_expiry = v.next_hold_expiry,
+            expired_through = v.expired_through,
+            kafka_partition = coalesce(v.kafka_partition, accounts.kafka_partition) FROM ${from}
       WHERE accounts.user_id = v.user_id`,
 };

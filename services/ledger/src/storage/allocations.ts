@@ -8,6 +8,11 @@ export interface AllocationRow {
   payer: string;
   remaining_delta: bigint;
   adjusted_delta: bigint;
+  held_delta: bigint;
+  expired_delta: bigint;
+  reversed_delta: bigint;
+  /** A take's points given back by reversals so far (0 when written). */
+  reversed: bigint;
 }
 
 export const insertAllocations: TableWrite<AllocationRow> = {
@@ -18,6 +23,10 @@ export const insertAllocations: TableWrite<AllocationRow> = {
     { name: "payer", type: "text", value: (a) => a.payer },
     { name: "remaining_delta", type: "bigint", value: (a) => a.remaining_delta.toString() },
     { name: "adjusted_delta", type: "bigint", value: (a) => a.adjusted_delta.toString() },
+    { name: "held_delta", type: "bigint", value: (a) => a.held_delta.toString() },
+    { name: "expired_delta", type: "bigint", value: (a) => a.expired_delta.toString() },
+    { name: "reversed_delta", type: "bigint", value: (a) => a.reversed_delta.toString() },
+    { name: "reversed", type: "bigint", value: (a) => a.reversed.toString() },
   ],
   sql: (from, names) => `INSERT INTO allocations (${names}) SELECT ${names} FROM ${from}`,
 };

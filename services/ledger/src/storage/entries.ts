@@ -29,6 +29,10 @@ export const insertEntries: TableWrite<NewEntry> = {
       type: "jsonb",
       value: (e) => (e.allocations ? JSON.stringify(e.allocations) : null),
     },
+    { name: "expires_at", type: "timestamptz", value: (e) => e.expires_at ?? null },
+    { name: "reversed", type: "bigint", value: (e) => e.reversed ?? 0 },
+    { name: "reverses", type: "uuid", value: (e) => e.reverses ?? null },
+    { name: "hold_id", type: "uuid", value: (e) => e.hold_id ?? null },
   ],
   sql: (from, names) => `INSERT INTO entries (${names}) SELECT ${names} FROM ${from}`,
 };

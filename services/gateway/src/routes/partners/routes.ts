@@ -8,8 +8,15 @@ import type { GatewayContext } from "../../context";
 import { json } from "../../openapi";
 import { PageQuery, pageEnvelope, pageLinks } from "../../pagination";
 import { mount, route } from "../../route";
-import { CreatedPartner, CreatePartnerBody, Partner, PartnerParams } from "./schema";
-import { createPartner, listPartners, requirePartner } from "./store";
+import {
+  ChangedPartner,
+  ChangePartnerBody,
+  CreatedPartner,
+  CreatePartnerBody,
+  Partner,
+  PartnerParams,
+} from "./schema";
+import { changePartner, createPartner, listPartners, requirePartner } from "./store";
 
 const SIGNING_SECRET_BYTES = 32;
 
@@ -27,7 +34,13 @@ export function partnerRoutes(ctx: GatewayContext): Router {
       handle: async (_req, res, { body }) => {
         const secret = randomBytes(SIGNING_SECRET_BYTES).toString("base64url");
         const token = await createPartner(ctx.pool, body, secret);
-        res.status(201).json({ id: body.id, name: body.name ?? body.id, token, signing_secret: secret });
+        res.status(201).json({
+          id: body.id,
+          name: body.name ?? body.id,
+          points_validity_days: body.points_validity_days ?? null,
+          token,
+          signing_secret: secret,
+        });
       },
     }),
     route({
@@ -42,6 +55,21 @@ export function partnerRoutes(ctx: GatewayContext): Router {
       handle: async (req, res, { query }) => {
         const { count, rows } = await listPartners(ctx.pool, query);
         res.json({ ...pageLinks(req, query, count, ctx.config.PUBLIC_URL), results: rows });
+      },
+    }),
+    route({
+      method: "patch",
+      path: "/v1/partners/{id}",
+      summary:
+        "Change a partner's name or points validity (admin); a validity change applies to points earned after it",
+      tags: ["partners"],
+      permission: "partners.manage",
+      params: PartnerParams,
+      body: ChangePartnerBody,
+      responses: { 200: json(ChangedPartner, "Changed") },
+      errors: [400, 401, 403, 404, 413, 415],
+      handle: async (_req, res, { params, body }) => {
+        res.json(await changePartner(ctx.pool, params.id, body));
       },
     }),
     route({

@@ -4,7 +4,7 @@ import { inTransaction, type Pool } from "@points/shared/db";
 import { issueToken } from "../../auth";
 import { httpError } from "../../http-errors";
 import type { PageQuery } from "../../pagination";
-import type { CreatePartnerBody, Partner } from "./schema";
+import type { ChangePartnerBody, CreatePartnerBody, Partner } from "./schema";
 
 const KNOWN_PARTNERS_MAX = 100_000;
 
@@ -12,8 +12,9 @@ const KNOWN_PARTNERS_MAX = 100_000;
 export function createPartner(pool: Pool, body: CreatePartnerBody, secret: string): Promise<string> {
   return inTransaction(pool, async (db) => {
     const created = await db.query(
-      "INSERT INTO partners (id, name, signing_secret) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING",
-      [body.id, body.name ?? body.id, secret],
+      `INSERT INTO partners (id, name, signing_secret, points_validity_days) VALUES ($1, $2, $3, $4)
+       ON CONFLICT (id) DO NOTHING`,
+      [body.id, body.name ?? body.id, secret, body.points_validity_days ?? null],
     );
     if (created.rowCount === 0) throw httpError("already_exists", `partner ${body.id} already exists`);
     return issueToken(db, "partner", body.id);
@@ -22,16 +23,53 @@ export function createPartner(pool: Pool, body: CreatePartnerBody, secret: strin
 
 /** One page by id and the total, in one round trip. */
 export async function listPartners(pool: Pool, page: PageQuery): Promise<{ count: number; rows: Partner[] }> {
-  const { rows } = await pool.query<{ total: string; id: string | null; name: string; created_at: Date }>(
+  const { rows } = await pool.query<{
+    total: string;
+    id: string | null;
+    name: string;
+    points_validity_days: number | null;
+    created_at: Date;
+  }>(
     `SELECT (SELECT count(*) FROM partners) AS total, p.*
        FROM (SELECT 1) one
-       LEFT JOIN LATERAL (SELECT id, name, created_at FROM partners ORDER BY id LIMIT $1 OFFSET $2) p ON true`,
+       LEFT JOIN LATERAL (SELECT id, name, points_validity_days, created_at FROM partners
+                           ORDER BY id LIMIT $1 OFFSET $2) p ON true`,
     [page.page_size, (page.page - 1) * page.page_size],
   );
   const partners = rows.flatMap((r) =>
-    r.id === null ? [] : [{ id: r.id, name: r.name, created_at: r.created_at.toISOString() }],
+    r.id === null
+      ? []
+      : [
+          {
+            id: r.id,
+            name: r.name,
+            points_validity_days: r.points_validity_days,
+            created_at: r.created_at.toISOString(),
+          },
+        ],
   );
   return { count: Number(rows[0]?.total ?? 0), rows: partners };
+}
+
+/**
+ * PATCH: changes the given fields (a validity change applies to points earned after it: the
+ * ledger reads the partner's validity when it applies each earn). 404 when unknown.
+ */
+export async function changePartner(pool: Pool, id: string, body: ChangePartnerBody) {
+  const { rows } = await pool.query<{ id: string; name: string; points_validity_days: number | null }>(
+    `UPDATE partners SET name = CASE WHEN $2 THEN $3 ELSE name END,
+                         points_validity_days = CASE WHEN $4 THEN $5::integer ELSE points_validity_days END
+      WHERE id = $1 RETURNING id, name, points_validity_days`,
+    [
+      id,
+      body.name !== undefined,
+      body.name ?? null,
+      body.points_validity_days !== undefined,
+      body.points_validity_days ?? null,
+    ],
+  );
+  if (!rows[0]) throw httpError("not_found", `partner ${id} not found`);
+  return rows[0];
 }
 
 const knownPartners = new Set<string>();

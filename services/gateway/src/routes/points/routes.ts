@@ -3,7 +3,9 @@
 import { BALANCE_SET_LUA, earnTimestampProblem, redisKeys } from "@points/shared";
 import { Router } from "express";
 import { z } from "zod";
+import { balanceAt } from "../../book-reads";
 import type { GatewayContext } from "../../context";
+import { requireEarnExpiry } from "../../earn-expiry";
 import { httpError } from "../../http-errors";
 import { AsyncHeaders, CommandAccepted, json } from "../../openapi";
 import { PageQuery, pageEnvelope } from "../../pagination";
@@ -14,6 +16,7 @@ import { requirePartner } from "../partners/store";
 import {
   Allocation,
   Balance,
+  BalanceQuery,
   SpendBody,
   TransactionAnswer,
   TransactionBody,
@@ -48,6 +51,7 @@ export function pointsRoutes(ctx: GatewayContext): Router {
         if (ahead !== null) {
           throw httpError("validation_failed", "invalid request body", { fields: { timestamp: [ahead] } });
         }
+        requireEarnExpiry(body.points, body.timestamp, body.expires_at);
         const p = authorize(req, "points.transaction", { userId, payer: body.payer });
         await requirePartner(ctx.pool, body.payer);
         await submitCommand(ctx, req, res, {
@@ -56,6 +60,7 @@ export function pointsRoutes(ctx: GatewayContext): Router {
           payer: body.payer,
           points: body.points,
           timestamp: body.timestamp,
+          ...(body.expires_at !== undefined ? { expires_at: body.expires_at } : {}),
           authority_id: p.id,
           render: "transaction",
         });
@@ -86,14 +91,27 @@ export function pointsRoutes(ctx: GatewayContext): Router {
     route({
       method: "get",
       path: "/v1/users/{userId}/balance",
-      summary: "Points per payer (every payer the user ever had, zeros included)",
+      summary:
+        "Points per payer (every payer the user ever had, zeros included); with as_of, the balance at that instant",
       tags: ["points"],
       permission: readsOwnPoints,
       params: UserParams,
+      query: BalanceQuery,
       responses: { 200: json(Balance, "Balance per payer") },
       errors: READ_ERRORS,
-      handle: async (_req, res, { params: { userId } }) => {
-        res.type("application/json").send(await readBalance(ctx, keys.balance(userId), userId));
+      handle: async (_req, res, { params: { userId }, query }) => {
+        if (query.as_of === undefined) {
+          res.type("application/json").send(await readBalance(ctx, keys.balance(userId), userId));
+          return;
+        }
+        const now = Date.now();
+        const asOf = Date.parse(query.as_of);
+        if (asOf > now) {
+          throw httpError("validation_failed", "invalid query", {
+            fields: { as_of: ["must not be in the future"] },
+          });
+        }
+        res.type("application/json").send(await balanceAt(ctx.pool, userId, asOf, now));
       },
     }),
     route({

@@ -1,0 +1,252 @@
+/**
+ * The report reads (contract 7, 8) over the figures the ledger maintains (migration 009):
+ * - payer figures: `report_figures` rows per (Kafka partition, payer, day | month | year). A
+ *   period and everything before it (the opening) are each covered by at most five runs of whole
+ *   years, months and days, so a year's report sums a few dozen rows per (partition, payer).
+ * - members: `payer_balances.outstanding` (available + held), indexed most first, then user_id.
+ * Expiry that is due but not yet recorded by the ledger (at most ~60 s of it while it runs) is
+ * taken out at read time from the lots (index lots_unrecorded_expiry), on the day it expired, so
+ * no answer counts points past their expiry and every row keeps its identity.
+ */
+
+import type { Pool } from "@points/shared/db";
+import type { DailyRow, PayerReportRow, ReportStore } from "./store-api";
+
+const DAY_MS = 86_400_000;
+const FIGURES = ["earned", "adjusted", "spent", "spend_reversed", "earn_reversed", "expired"] as const;
+/** What a row adds to what is owed (core outstandingEffect, summed). */
+const NET = "(earned - adjusted - spent + spend_reversed - earn_reversed - expired)";
+const FIRST_DAY = "1970-01-01";
+
+type Span = "day" | "month" | "year";
+interface Run {
+  span: Span;
+  start: string;
+  end: string;
+}
+
+const iso = (ms: number) => new Date(ms).toISOString().slice(0, 10);
+const ms = (day: string) => Date.parse(`${day}T00:00:00Z`);
+const addDays = (day: string, n: number) => iso(ms(day) + n * DAY_MS);
+function addSpan(day: string, span: Span): string {
+  if (span === "day") return addDays(day, 1);
+  const d = new Date(ms(day));
+  if (span === "month") d.setUTCMonth(d.getUTCMonth() + 1);
+  else d.setUTCFullYear(d.getUTCFullYear() + 1);
+  return iso(d.getTime());
+}
+
+/** Whole years, then months, then days (greedy): at most 5 runs for any [from, to]. */
+export function cover(from: string, to: string): Run[] {
+  const runs: Run[] = [];
+  for (let cur = from; cur <= to; ) {
+    const span: Span =
+      cur.endsWith("-01-01") && addSpan(cur, "year") <= addDays(to, 1)
+        ? "year"
+        : cur.endsWith("-01") && addSpan(cur, "month") <= addDays(to, 1)
+          ? "month"
+          : "day";
+    const last = runs.at(-1);
+    if (last?.span === span) last.end = cur;
+    else runs.push({ span, start: cur, end: cur });
+    cur = addSpan(cur, span);
+  }
+  return runs;
+}
+
+/** The runs of [FIRST_DAY, from) (tagged false) and of [from, to] (tagged true), as arrays. */
+function runParams(from: string, to: string) {
+  const runs = [
+    ...cover(FIRST_DAY, addDays(from, -1)).map((r) => ({ ...r, inPeriod: false })),
+    ...cover(from, to).map((r) => ({ ...r, inPeriod: true })),
+  ];
+  return [
+    runs.map((r) => r.span),
+    runs.map((r) => r.start),
+    runs.map((r) => r.end),
+    runs.map((r) => r.inPeriod),
+  ];
+}
+
+/** The instant a period ending with day `to` ends: now when `to` is today (contract 7). */
+const endOf = (to: string, now: Date) => new Date(Math.min(ms(addDays(to, 1)), now.getTime()));
+
+// Due but unrecorded expiry before $end, per payer and UTC day it expired (lots keep `remaining`
+// until the ledger records it; recorded expiry moves it to `expired`).
+const UNRECORDED = `SELECT payer, (expires_at AT TIME ZONE 'UTC')::date AS day, sum(remaining) AS points
+                      FROM lots WHERE remaining > 0 AND expires_at IS NOT NULL AND expires_at < $end
+                     GROUP BY 1, 2`;
+
+export const firstEntryDay: ReportStore["firstEntryDay"] = async (pool: Pool) => {
+  const { rows } = await pool.query<{ day: string | null }>(
+    `SELECT to_char(min(period), 'YYYY-MM-DD') AS day FROM report_figures WHERE span = 'day'`,
+  );
+  return rows[0]?.day ?? null;
+};
+
+const numeric = <T>(r: Record<string, string>, text: string) =>
+  Object.fromEntries(Object.entries(r).map(([k, v]) => [k, k === text ? v : Number(v)])) as T;
+
+export const payerReport: ReportStore["payerReport"] = async (pool, q) => {
+  const [spans, starts, ends, inPeriod] = runParams(q.from, q.to);
+  const { rows } = await pool.query<Record<string, string>>(
+    `WITH r AS (SELECT * FROM unnest($1::text[], $2::date[], $3::date[], $4::boolean[]) AS r(span, s, e, in_period)),
+          f AS (SELECT f.payer, r.in_period, ${FIGURES.map((c) => `f.${c}`).join(", ")}, f.held
+                  FROM r JOIN report_figures f ON f.span = r.span AND f.period BETWEEN r.s AND r.e
+                 WHERE $5::text IS NULL OR f.payer = $5),
+          u AS (SELECT payer, day >= $6::date AS in_period, points
+                  FROM (${UNRECORDED.replace("$end", "$7")}) u WHERE $5::text IS NULL OR payer = $5),
+          sums AS (SELECT payer,
+                          sum(${NET}) FILTER (WHERE NOT in_period) AS opening,
+                          ${FIGURES.map((c) => `sum(${c}) FILTER (WHERE in_period) AS ${c}`).join(", ")},
+                          sum(${NET}) AS closing, sum(held) AS held
+                     FROM f GROUP BY payer),
+          late AS (SELECT payer, sum(points) FILTER (WHERE NOT in_period) AS before,
+                          sum(points) FILTER (WHERE in_period) AS within FROM u GROUP BY payer),
+          payers AS (SELECT DISTINCT payer FROM report_figures
+                      WHERE span = 'year' AND ($5::text IS NULL OR payer = $5))
+     SELECT p.payer,
+            coalesce(s.opening, 0) - coalesce(l.before, 0) AS opening,
+            ${FIGURES.filter((c) => c !== "expired")
+              .map((c) => `coalesce(s.${c}, 0) AS ${c}`)
+              .join(", ")},
+            coalesce(s.expired, 0) + coalesce(l.within, 0) AS expired,
+            coalesce(s.closing, 0) - coalesce(l.before, 0) - coalesce(l.within, 0) AS closing,
+            coalesce(s.held, 0) AS held
+       FROM payers p LEFT JOIN sums s USING (payer) LEFT JOIN late l USING (payer)
+      ORDER BY p.payer COLLATE "C"`,
+    [spans, starts, ends, inPeriod, q.payer ?? null, q.from, endOf(q.to, q.now)],
+  );
+  return rows.map((r) => numeric<PayerReportRow>(r, "payer"));
+};
+
+export const payerDaily: ReportStore["payerDaily"] = async (pool, q) => {
+  const before = cover(FIRST_DAY, addDays(q.from, -1));
+  const { rows } = await pool.query<Record<string, string>>(
+    `WITH d AS (SELECT generate_series($5::date, $6::date, interval '1 day')::date AS day),
+          r AS (SELECT * FROM unnest($2::text[], $3::date[], $4::date[]) AS r(span, s, e)),
+          o AS (SELECT coalesce(sum(${NET}), 0) AS net
+                  FROM r JOIN report_figures f ON f.span = r.span AND f.period BETWEEN r.s AND r.e
+                 WHERE f.payer = $1),
+          u AS (${UNRECORDED.replace("$end", "$7")}),
+          uo AS (SELECT coalesce(sum(points), 0) AS points FROM u WHERE payer = $1 AND day < $5::date),
+          per AS (SELECT d.day,
+                         ${FIGURES.map((c) => `coalesce(sum(f.${c}), 0) AS ${c}`).join(", ")}
+                    FROM d LEFT JOIN report_figures f
+                      ON f.payer = $1 AND f.span = 'day' AND f.period = d.day
+                   GROUP BY d.day),
+          per2 AS (SELECT per.day, ${FIGURES.filter((c) => c !== "expired").join(", ")},
+                          per.expired + coalesce((SELECT sum(points) FROM u WHERE u.payer = $1 AND u.day = per.day), 0) AS expired
+                     FROM per)
+     SELECT to_char(day, 'YYYY-MM-DD') AS day, ${FIGURES.join(", ")},
+            (SELECT net FROM o) - (SELECT points FROM uo) + sum(${NET}) OVER (ORDER BY day) AS closing
+       FROM per2 ORDER BY day`,
+    [
+      q.payer,
+      before.map((r) => r.span),
+      before.map((r) => r.start),
+      before.map((r) => r.end),
+      q.from,
+      q.to,
+      endOf(q.to, new Date()),
+    ],
+  );
+  return rows.map((r) => numeric<DailyRow>(r, "day"));
+};
+
+const EFFECT = `CASE category WHEN 'earned' THEN points WHEN 'spend_reversed' THEN points
+                               WHEN 'held' THEN 0 ELSE -points END`;
+
+/**
+ * Outstanding at asOf = the maintained outstanding, minus what changed after asOf (movements;
+ * held ones do not change what is owed) and minus expiry due by asOf but not recorded yet. When
+ * nothing needs taking out (the usual case for asOf = now), the page is an index range scan.
+ */
+/** More members with due but unrecorded expiry than this: recompute the payer's whole list. */
+const AFFECTED_MEMBERS_MAX = 10_000;
+
+type MemberRow = { user_id: string; outstanding: number };
+const byOutstanding = (a: MemberRow, b: MemberRow) =>
+  b.outstanding - a.outstanding || Buffer.compare(Buffer.from(a.user_id), Buffer.from(b.user_id));
+
+export const payerMembers: ReportStore["payerMembers"] = async (pool, q) => {
+  const { rows: later } = await pool.query<{ any: boolean }>(
+    `SELECT EXISTS (SELECT 1 FROM movements WHERE payer = $1 AND at > $2 AND category <> 'held') AS any`,
+    [q.payer, q.asOf],
+  );
+  if (!later[0]?.any) {
+    const { rows: due } = await pool.query<{ user_id: string; points: string }>(
+      `SELECT user_id, sum(remaining) AS points FROM lots WHERE payer = $1 AND remaining > 0
+          AND expires_at IS NOT NULL AND expires_at <= $2 GROUP BY user_id LIMIT ${AFFECTED_MEMBERS_MAX + 1}`,
+      [q.payer, q.asOf],
+    );
+    if (due.length <= AFFECTED_MEMBERS_MAX) return membersFromIndex(pool, q, due);
+  }
+  return membersRecomputed(pool, q);
+};
+
+/**
+ * The index order, corrected for the members with due but unrecorded expiry (`due`, few): their
+ * outstanding only goes down, so the first offset + limit + |due| index rows and the due members'
+ * own rows hold the page.
+ */
+async function membersFromIndex(
+  pool: Pool,
+  q: { payer: string; limit: number; offset: number },
+  due: { user_id: string; points: string }[],
+): Promise<{ count: number; rows: MemberRow[] }> {
+  const [top, count, mine] = await Promise.all([
+    pool.query<{ user_id: string; outstanding: string }>(
+      `SELECT user_id, outstanding FROM payer_balances WHERE payer = $1 AND outstanding > 0
+        ORDER BY outstanding DESC, user_id COLLATE "C" LIMIT $2`,
+      [q.payer, q.offset + q.limit + due.length],
+    ),
+    pool.query<{ n: string }>(
+      `SELECT count(*) AS n FROM payer_balances WHERE payer = $1 AND outstanding > 0`,
+      [q.payer],
+    ),
+    pool.query<{ user_id: string; outstanding: string }>(
+      `SELECT user_id, outstanding FROM payer_balances WHERE payer = $1 AND user_id = ANY($2::text[])`,
+      [q.payer, due.map((d) => d.user_id)],
+    ),
+  ]);
+  const rows = new Map<string, number>(top.rows.map((r) => [r.user_id, Number(r.outstanding)]));
+  let dropped = 0;
+  for (const d of due) {
+    const before = Number(mine.rows.find((r) => r.user_id === d.user_id)?.outstanding ?? 0);
+    const after = before - Number(d.points);
+    if (before > 0 && after <= 0) dropped += 1;
+    if (after > 0) rows.set(d.user_id, after);
+    else rows.delete(d.user_id);
+  }
+  const ordered = [...rows].map(([user_id, outstanding]) => ({ user_id, outstanding })).sort(byOutstanding);
+  return {
+    count: Number(count.rows[0]?.n ?? 0) - dropped,
+    rows: ordered.slice(q.offset, q.offset + q.limit),
+  };
+}
+
+/** Outstanding at asOf recomputed for every member of the payer (asOf before later changes). */
+async function membersRecomputed(
+  pool: Pool,
+  q: { payer: string; asOf: Date; limit: number; offset: number },
+): Promise<{ count: number; rows: MemberRow[] }> {
+  const { rows } = await pool.query<{ user_id: string; outstanding: string; total: string }>(
+    `WITH adj AS (SELECT user_id, sum(effect) AS effect FROM (
+                    SELECT user_id, ${EFFECT} AS effect FROM movements WHERE payer = $1 AND at > $2
+                    UNION ALL
+                    SELECT user_id, remaining FROM lots WHERE payer = $1 AND remaining > 0
+                       AND expires_at IS NOT NULL AND expires_at <= $2) a GROUP BY user_id),
+          o AS (SELECT pb.user_id, pb.outstanding - coalesce(adj.effect, 0) AS outstanding
+                  FROM payer_balances pb LEFT JOIN adj USING (user_id) WHERE pb.payer = $1)
+     SELECT user_id, outstanding, count(*) OVER () AS total FROM o WHERE outstanding > 0
+      ORDER BY outstanding DESC, user_id COLLATE "C" LIMIT $3 OFFSET $4`,
+    [q.payer, q.asOf, q.limit, q.offset],
+  );
+  let count = Number(rows[0]?.total ?? 0);
+  if (rows.length === 0 && q.offset > 0) {
+    const again = await membersRecomputed(pool, { ...q, limit: 1, offset: 0 });
+    count = again.count;
+  }
+  return { count, rows: rows.map((r) => ({ user_id: r.user_id, outstanding: Number(r.outstanding) })) };
+}

@@ -1,0 +1,173 @@
+/**
+ * Reconciliation of the report figures (issue 15 item 4; `npm run reconcile`, the chaos checker,
+ * the backup test): recomputes them from the raw tables and lists every difference.
+ * - per (partition, payer, day | month | year): report_figures = the movements of the members of
+ *   that partition (accounts.kafka_partition), summed by the UTC period of `at`;
+ * - per payer and UTC day: earned = the points of the lots whose earn entry was applied that day;
+ * - per payer, all time, from the lots (the core's lot-by-lot conservation): earned = points,
+ *   adjusted, expired, earn_reversed = reversed, spent - spend_reversed = the rest, held;
+ * - per payer at now: closing (the figures, less due but unrecorded expiry) = the members'
+ *   balances + held points (payer_balances), and so for the sum over payers;
+ * - per member and payer: payer_balances.outstanding = the lots' remaining + held.
+ * Read-only; run it on a quiet database (or inside one snapshot) for an exact answer.
+ */
+
+export interface Queryable {
+  query<R extends Record<string, unknown>>(sql: string, params?: unknown[]): Promise<{ rows: R[] }>;
+}
+
+export interface Difference {
+  check: "figures" | "earned_by_day" | "lots" | "closing" | "total" | "outstanding";
+  payer?: string;
+  day?: string;
+  detail: string;
+}
+
+/** At most this many differences per check are listed (a corrupted table would list millions). */
+export const DIFFERENCES_LISTED_MAX = 50;
+
+const CATS = ["earned", "adjusted", "spent", "spend_reversed", "earn_reversed", "expired", "held"] as const;
+const NET = "(earned - adjusted - spent + spend_reversed - earn_reversed - expired)";
+const UNRECORDED = `SELECT payer, sum(remaining) AS points FROM lots
+                     WHERE remaining > 0 AND expires_at IS NOT NULL AND expires_at <= $1 GROUP BY payer`;
+
+function fieldDiffs(row: Record<string, unknown>, fields: readonly string[]): string {
+  return fields
+    .filter((f) => String(row[`f_${f}`] ?? 0) !== String(row[`r_${f}`] ?? 0))
+    .map((f) => `${f} figure=${row[`f_${f}`] ?? 0} recomputed=${row[`r_${f}`] ?? 0}`)
+    .join(", ");
+}
+
+async function figuresVsMovements(db: Queryable): Promise<Difference[]> {
+  const { rows } = await db.query<Record<string, string>>(
+    `WITH r AS (SELECT coalesce(a.kafka_partition, -1) AS kafka_partition, m.payer, s.span,
+                       date_trunc(s.span, m.at AT TIME ZONE 'UTC')::date AS period,
+                       ${CATS.map((c) => `coalesce(sum(m.points) FILTER (WHERE m.category = '${c}'), 0) AS ${c}`).join(", ")}
+                  FROM movements m LEFT JOIN accounts a USING (user_id)
+                 CROSS JOIN (VALUES ('day'), ('month'), ('year')) AS s(span)
+                 GROUP BY 1, 2, 3, 4)
+     SELECT coalesce(f.kafka_partition, r.kafka_partition) AS kafka_partition, coalesce(f.payer, r.payer) AS payer,
+            coalesce(f.span, r.span) AS span, to_char(coalesce(f.period, r.period), 'YYYY-MM-DD') AS period,
+            ${CATS.map((c) => `f.${c} AS f_${c}, r.${c} AS r_${c}`).join(", ")}
+       FROM report_figures f FULL JOIN r
+         ON f.kafka_partition = r.kafka_partition AND f.payer = r.payer AND f.span = r.span AND f.period = r.period
+      WHERE (${CATS.map((c) => `coalesce(f.${c}, 0)`).join(", ")}) IS DISTINCT FROM (${CATS.map((c) => `coalesce(r.${c}, 0)`).join(", ")})
+      ORDER BY 2, 4, 3, 1 LIMIT ${DIFFERENCES_LISTED_MAX}`,
+  );
+  return rows.map((r) => ({
+    check: "figures",
+    payer: r.payer!,
+    day: r.period!,
+    detail: `partition ${r.kafka_partition} ${r.span} ${r.period}: ${fieldDiffs(r, CATS)}`,
+  }));
+}
+
+async function earnedByDay(db: Queryable): Promise<Difference[]> {
+  const { rows } = await db.query<Record<string, string>>(
+    `WITH r AS (SELECT l.payer, (e.created_on AT TIME ZONE 'UTC')::date AS day, sum(l.points) AS earned
+                  FROM lots l JOIN entries e ON e.user_id = l.user_id AND e.entry_id = l.entry_id
+                 GROUP BY 1, 2),
+          f AS (SELECT payer, period AS day, sum(earned) AS earned FROM report_figures
+                 WHERE span = 'day' GROUP BY 1, 2 HAVING sum(earned) <> 0)
+     SELECT coalesce(f.payer, r.payer) AS payer, to_char(coalesce(f.day, r.day), 'YYYY-MM-DD') AS day,
+            f.earned AS f_earned, r.earned AS r_earned
+       FROM f FULL JOIN r ON f.payer = r.payer AND f.day = r.day
+      WHERE coalesce(f.earned, 0) <> coalesce(r.earned, 0)
+      ORDER BY 1, 2 LIMIT ${DIFFERENCES_LISTED_MAX}`,
+  );
+  return rows.map((r) => ({
+    check: "earned_by_day",
+    payer: r.payer!,
+    day: r.day!,
+    detail: `${r.day}: ${fieldDiffs(r, ["earned"])}`,
+  }));
+}
+
+async function lotsVsFigures(db: Queryable): Promise<Difference[]> {
+  const fields = ["earned", "adjusted", "expired", "earn_reversed", "net_spent", "held"];
+  const { rows } = await db.query<Record<string, string>>(
+    `WITH r AS (SELECT payer, sum(points) AS earned, sum(adjusted) AS adjusted, sum(expired) AS expired,
+                       sum(reversed) AS earn_reversed, sum(held) AS held,
+                       sum(points - remaining - adjusted - held - expired - reversed) AS net_spent
+                  FROM lots GROUP BY payer),
+          f AS (SELECT payer, sum(earned) AS earned, sum(adjusted) AS adjusted, sum(expired) AS expired,
+                       sum(earn_reversed) AS earn_reversed, sum(held) AS held,
+                       sum(spent - spend_reversed) AS net_spent
+                  FROM report_figures WHERE span = 'year' GROUP BY payer)
+     SELECT coalesce(f.payer, r.payer) AS payer,
+            ${fields.map((c) => `f.${c} AS f_${c}, r.${c} AS r_${c}`).join(", ")}
+       FROM f FULL JOIN r ON f.payer = r.payer
+      WHERE (${fields.map((c) => `coalesce(f.${c}, 0)`).join(", ")}) IS DISTINCT FROM (${fields.map((c) => `coalesce(r.${c}, 0)`).join(", ")})
+      ORDER BY 1 LIMIT ${DIFFERENCES_LISTED_MAX}`,
+  );
+  return rows.map((r) => ({
+    check: "lots",
+    payer: r.payer!,
+    detail: `all time vs lots: ${fieldDiffs(r, fields)}`,
+  }));
+}
+
+async function closings(db: Queryable, now: Date): Promise<Difference[]> {
+  const { rows } = await db.query<Record<string, string>>(
+    `WITH u AS (${UNRECORDED}),
+          f AS (SELECT payer, sum(${NET}) AS closing, sum(held) AS held FROM report_figures
+                 WHERE span = 'year' GROUP BY payer),
+          b AS (SELECT payer, sum(available) AS available, sum(held) AS held FROM payer_balances GROUP BY payer),
+          r AS (SELECT coalesce(f.payer, b.payer) AS payer,
+                       coalesce(f.closing, 0) - coalesce(u.points, 0) AS f_closing,
+                       coalesce(b.available, 0) - coalesce(u.points, 0) + coalesce(b.held, 0) AS r_closing,
+                       coalesce(f.held, 0) AS f_held, coalesce(b.held, 0) AS r_held
+                  FROM f FULL JOIN b ON f.payer = b.payer LEFT JOIN u ON u.payer = coalesce(f.payer, b.payer))
+     SELECT * FROM r WHERE f_closing <> r_closing OR f_held <> r_held
+     UNION ALL
+     SELECT NULL, sum(f_closing), sum(r_closing), sum(f_held), sum(r_held) FROM r
+      HAVING sum(f_closing) <> sum(r_closing)`,
+    [now],
+  );
+  return rows.map((r) =>
+    r.payer === null
+      ? {
+          check: "total",
+          detail: `sum of closings ${r.f_closing} <> members' balances + held ${r.r_closing}`,
+        }
+      : {
+          check: "closing",
+          payer: r.payer!,
+          detail: `closing now: ${fieldDiffs(r, ["closing", "held"])} (recomputed = balances + held)`,
+        },
+  );
+}
+
+async function outstanding(db: Queryable): Promise<Difference[]> {
+  const { rows } = await db.query<Record<string, string>>(
+    `WITH r AS (SELECT user_id, payer, sum(remaining + held) AS outstanding FROM lots GROUP BY 1, 2)
+     SELECT coalesce(b.user_id, r.user_id) AS user_id, coalesce(b.payer, r.payer) AS payer,
+            b.outstanding AS f_outstanding, r.outstanding AS r_outstanding
+       FROM payer_balances b FULL JOIN r ON b.user_id = r.user_id AND b.payer = r.payer
+      WHERE coalesce(b.outstanding, 0) <> coalesce(r.outstanding, 0)
+      ORDER BY 2, 1 LIMIT ${DIFFERENCES_LISTED_MAX}`,
+  );
+  return rows.map((r) => ({
+    check: "outstanding",
+    payer: r.payer!,
+    detail: `member ${r.user_id}: ${fieldDiffs(r, ["outstanding"])}`,
+  }));
+}
+
+/** Every difference between the maintained figures and the raw tables (empty = reconciled). */
+export async function reconcile(db: Queryable, now: Date = new Date()): Promise<Difference[]> {
+  return [
+    ...(await figuresVsMovements(db)),
+    ...(await earnedByDay(db)),
+    ...(await lotsVsFigures(db)),
+    ...(await closings(db, now)),
+    ...(await outstanding(db)),
+  ];
+}
+
+export function describeDifference(d: Difference): string {
+  const where = [d.payer !== undefined ? `payer ${d.payer}` : "", d.day !== undefined ? `day ${d.day}` : ""]
+    .filter(Boolean)
+    .join(" ");
+  return `${d.check}${where ? ` [${where}]` : ""}: ${d.detail}`;
+}
