@@ -14,8 +14,7 @@
 import { randomUUID } from "node:crypto";
 import { topicNames } from "@points/shared";
 import { CommandSigningKeys, signingProducer } from "@points/shared/command-auth";
-import { createKafka } from "@points/shared/kafka";
-import { Partitioners } from "kafkajs";
+import { createKafka, Partitioners } from "@points/shared/kafka";
 import pg from "pg";
 import { type LoadResult, median, runLoad } from "./lib/load";
 import { ADMIN_TOKEN, type BenchStack, startBenchStack } from "./lib/stack";

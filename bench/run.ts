@@ -656,7 +656,7 @@ function writeReport(
 
 // Scenarios with a stack and report of their own: `npm run bench -- --only scaleout`
 // (bench/scaleout.ts) and `npm run bench -- --only reports` (bench/reports-bench.ts).
-const SEPARATE_SCENARIOS: Record<string, () => Promise<void>> = {
+const SEPARATE_SCENARIOS: Record<string, () => Promise<unknown>> = {
   scaleout: runScaleout,
   reports: async () => (await import("./reports-bench")).reportsBench(),
 };

@@ -1,7 +1,7 @@
 import { decodeCachedBalance } from "@points/shared";
 import type { Pool } from "@points/shared/db";
+import type { Kafka } from "@points/shared/kafka";
 import { Redis } from "ioredis";
-import type { Kafka } from "kafkajs";
 import { describeDifference, reconcile } from "../services/ledger/src/report-figures-reconcile";
 import { auditLedgerTables, type Finding } from "./audit";
 import { sleep } from "./infra";

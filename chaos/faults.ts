@@ -1,5 +1,5 @@
 import type { Pool } from "@points/shared/db";
-import { Partitioners } from "kafkajs";
+import { Partitioners } from "@points/shared/kafka";
 import { type BrokerNode, sleep } from "./infra";
 import type { Rng } from "./rng";
 import type { ChaosStack } from "./stack";

@@ -1,6 +1,5 @@
 import { createHash, createHmac } from "node:crypto";
-import { recordingPartitioner, sendAll } from "@points/shared/kafka";
-import { Kafka, logLevel, type Producer } from "kafkajs";
+import { Kafka, logLevel, type Producer, recordingPartitioner, sendAll } from "@points/shared/kafka";
 import { type KafkaSaslOptions, sleep } from "./infra";
 import type { Rng } from "./rng";
 

@@ -1,11 +1,10 @@
 import { createHmac } from "node:crypto";
 import { startIngest } from "@points/ingest";
 import { IngestConfig, parseConfig, topicNames } from "@points/shared";
-import { createKafka } from "@points/shared/kafka";
+import { createKafka, Kafka, type KafkaMessage, Partitioners, type Producer } from "@points/shared/kafka";
 import { createLogger } from "@points/shared/logger";
 import { createTestEnv, type TestEnv } from "@points/testing";
 import { startStack, TEST_ADMIN_TOKEN, type TestStack } from "@points/testing/stack";
-import { Kafka, type KafkaMessage, Partitioners, type Producer } from "kafkajs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { WalletClient } from "./client.js";
 import { partnerKafkaOptions, producePartnerEvents, signPartnerEvent } from "./kafka.js";

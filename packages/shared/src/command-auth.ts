@@ -1,6 +1,6 @@
 import { createHmac, timingSafeEqual } from "node:crypto";
-import type { Message, Producer, ProducerBatch, ProducerRecord } from "kafkajs";
 import { z } from "zod";
+import type { Message, Producer, ProducerBatch, ProducerRecord } from "./kafka";
 
 /**
  * Proof that a `ledger.commands` message comes from the gateway or the ingest (contract 3, "Kafka

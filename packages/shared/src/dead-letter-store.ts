@@ -1,5 +1,5 @@
-import type { IHeaders, Message } from "kafkajs";
 import type pg from "pg";
+import type { IHeaders, Message } from "./kafka";
 
 /**
  * A readable copy of what a service dead-letters, for operators (GET /v1/dead-letters and the

@@ -1,4 +1,4 @@
-import type { IHeaders, KafkaMessage, Message } from "kafkajs";
+import type { IHeaders, KafkaMessage, Message } from "./kafka";
 
 /**
  * Dead letters: a bounded copy of a message a consumer cannot use, written to the topic's

@@ -1,5 +1,5 @@
+import type { Message, Producer, ProducerRecord } from "@points/shared/kafka";
 import { createKafka, createProducer, sendAll } from "@points/shared/kafka";
-import type { Message, Producer, ProducerRecord } from "kafkajs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestEnv, type TestEnv } from "./env";
 

@@ -17,9 +17,9 @@ import type { Pool } from "@points/shared/db";
 /** What clients' requests become: every command but the ledger scheduler's own. */
 export type AnyLedgerCommand = Extract<AnyCommand, { actor: unknown }>;
 
+import type { Producer } from "@points/shared/kafka";
 import { sendAll } from "@points/shared/kafka";
 import type { Redis } from "ioredis";
-import type { Producer } from "kafkajs";
 import { httpError } from "./http-errors";
 
 const PRODUCE_TIMEOUT_MS = 5_000;

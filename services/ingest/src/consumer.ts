@@ -1,9 +1,9 @@
 import type { Pool } from "@points/shared/db";
 import { deadLetter } from "@points/shared/dead-letter";
 import { recordDeadLetters } from "@points/shared/dead-letter-store";
+import type { Consumer, EachBatchPayload, KafkaMessage, Message } from "@points/shared/kafka";
 import { isGroupMembershipError, processWithRetry } from "@points/shared/kafka";
 import type { Logger } from "@points/shared/logger";
-import type { Consumer, EachBatchPayload, KafkaMessage, Message } from "kafkajs";
 import { claimEvents, eventKey } from "./event-claims";
 import { CommitFrontier, fairChunks } from "./fair-schedule";
 import type { IngestMetrics } from "./metrics";

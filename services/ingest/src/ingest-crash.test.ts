@@ -1,10 +1,10 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { topicNames } from "@points/shared";
 import { createPool, type Pool } from "@points/shared/db";
+import type { Admin, Message } from "@points/shared/kafka";
 import { createKafka } from "@points/shared/kafka";
 import { createTestEnv, REPO_ROOT, type TestEnv } from "@points/testing";
 import { startStack, type TestStack } from "@points/testing/stack";
-import type { Admin, Message } from "kafkajs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { groupCaughtUp, type Partner, partnerMessage, partnerProducer, waitUntil } from "./test-support";
 

@@ -1,19 +1,20 @@
 import { randomUUID } from "node:crypto";
 import { IngestConfig, parseConfig, topicNames } from "@points/shared";
 import { createPool, type Pool } from "@points/shared/db";
-import { createKafka, sendAll } from "@points/shared/kafka";
-import { createLogger } from "@points/shared/logger";
-import { createTestEnv, type TestEnv } from "@points/testing";
-import { startStack, type TestStack } from "@points/testing/stack";
-import fc from "fast-check";
 import {
   CompressionTypes,
+  createKafka,
   type IHeaders,
   type KafkaMessage,
   type Message,
   Partitioners,
   type Producer,
-} from "kafkajs";
+  sendAll,
+} from "@points/shared/kafka";
+import { createLogger } from "@points/shared/logger";
+import { createTestEnv, type TestEnv } from "@points/testing";
+import { startStack, type TestStack } from "@points/testing/stack";
+import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type RunningIngest, startIngest } from "./ingest";
 import {

@@ -1,9 +1,9 @@
 import { IngestConfig, type LedgerOutcome, parseConfig, REASON_CHARS_MAX, topicNames } from "@points/shared";
 import { createPool, type Pool } from "@points/shared/db";
+import type { KafkaMessage, Message } from "@points/shared/kafka";
 import { createLogger } from "@points/shared/logger";
 import { createTestEnv, type TestEnv } from "@points/testing";
 import { type Api, startStack, type TestStack } from "@points/testing/stack";
-import type { KafkaMessage, Message } from "kafkajs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type RunningIngest, startIngest } from "./ingest";
 import {

@@ -2,6 +2,7 @@ import { createServer, type Server } from "node:http";
 import { type IngestConfig, topicNames, withTimeout } from "@points/shared";
 import { signingProducer } from "@points/shared/command-auth";
 import { createPool, type Pool } from "@points/shared/db";
+import type { Admin } from "@points/shared/kafka";
 import {
   createKafka,
   createProducer,
@@ -11,7 +12,6 @@ import {
   kafkaSasl,
 } from "@points/shared/kafka";
 import type { Logger } from "@points/shared/logger";
-import type { Admin } from "kafkajs";
 import { runIngestConsumer } from "./consumer";
 import { consumerLag } from "./lag";
 import { IngestMetrics } from "./metrics";

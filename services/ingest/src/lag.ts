@@ -1,5 +1,5 @@
 import { withTimeout } from "@points/shared";
-import type { Admin } from "kafkajs";
+import type { Admin } from "@points/shared/kafka";
 import type { PartitionLag } from "./metrics";
 
 /** Committed offset vs high watermark per partition, as the broker sees them. */

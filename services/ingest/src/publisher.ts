@@ -1,6 +1,6 @@
 import { COMMAND_VERSION, type EarnCommand } from "@points/shared";
+import type { Message, Producer } from "@points/shared/kafka";
 import { messageBytes, SEND_BYTES_MAX, sendAll } from "@points/shared/kafka";
-import type { Message, Producer } from "kafkajs";
 import type { AcceptedEvent } from "./verify-partner-event";
 
 /**

@@ -1,14 +1,14 @@
 import type { LedgerOutcome } from "@points/shared";
-import { createKafka } from "@points/shared/kafka";
-import type { TestEnv } from "@points/testing";
 import {
   type Admin,
+  createKafka,
   type IHeaders,
   type KafkaMessage,
   type Message,
   Partitioners,
   type Producer,
-} from "kafkajs";
+} from "@points/shared/kafka";
+import type { TestEnv } from "@points/testing";
 import { signPartnerEvent } from "./verify-partner-event";
 
 /** Test-side Kafka for ingest tests: a partner's producer, and collectors for the output topics. */

@@ -1,5 +1,5 @@
 import { LedgerCommand } from "@points/shared";
-import type { IHeaders, KafkaMessage } from "kafkajs";
+import type { IHeaders, KafkaMessage } from "@points/shared/kafka";
 import { describe, expect, it } from "vitest";
 import { earnCommand } from "./publisher";
 import {

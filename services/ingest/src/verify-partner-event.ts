@@ -8,7 +8,7 @@ import {
   Timestamp,
   UserId,
 } from "@points/shared";
-import type { IHeaders, KafkaMessage } from "kafkajs";
+import type { IHeaders, KafkaMessage } from "@points/shared/kafka";
 import { z } from "zod";
 
 /**

@@ -2,14 +2,21 @@ import { randomBytes } from "node:crypto";
 import { LedgerConfig, parseConfig, topicNames } from "@points/shared";
 import { COMMAND_AUTH_HEADER, CommandSigningKeys, signCommand } from "@points/shared/command-auth";
 import { createPool, type Pool } from "@points/shared/db";
-import { createKafka, type KafkaSasl } from "@points/shared/kafka";
+import {
+  createKafka,
+  Kafka,
+  type KafkaMessage,
+  type KafkaSasl,
+  logLevel,
+  Partitioners,
+  type Producer,
+} from "@points/shared/kafka";
 import { createLogger } from "@points/shared/logger";
 import { createTestEnv, type TestEnv } from "@points/testing";
-import { Kafka, type KafkaMessage, logLevel, Partitioners, type Producer } from "kafkajs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { earnCommand } from "./commands.test-support";
 import { collectEvents, collectTopic, type EventCollector, registerPartners } from "./kafka.test-support";
 import { type RunningLedger, startLedger } from "./ledger";
-import { earnCommand } from "./commands.test-support";
 
 /**
  * Contract 3, "Kafka is not an open door", against the real secured broker: what an anonymous

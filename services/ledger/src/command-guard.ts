@@ -1,6 +1,6 @@
 import { type CommandAuthCode, type CommandSigningKey, verifyCommand } from "@points/shared/command-auth";
 import type { Pool } from "@points/shared/db";
-import type { KafkaMessage } from "kafkajs";
+import type { KafkaMessage } from "@points/shared/kafka";
 
 /**
  * What the ledger refuses before applying anything (contract 3, "Kafka is not an open door"):

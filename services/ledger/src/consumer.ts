@@ -8,9 +8,9 @@
 import { AnyLedgerCommand } from "@points/shared";
 import type { CommandSigningKey } from "@points/shared/command-auth";
 import { deadLetter } from "@points/shared/dead-letter";
+import type { Consumer, EachBatchPayload, KafkaMessage, Message } from "@points/shared/kafka";
 import { consumeInChunks } from "@points/shared/kafka";
 import type { Logger } from "@points/shared/logger";
-import type { Consumer, EachBatchPayload, KafkaMessage, Message } from "kafkajs";
 import { authenticateMessage, type PartnerRegistry } from "./command-guard";
 import type { GroupCommitter } from "./group-commit";
 import { isProgrammerError } from "./isolate";

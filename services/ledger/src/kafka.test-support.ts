@@ -1,8 +1,7 @@
 import { type LedgerCommand, type LedgerOutcome, topicNames } from "@points/shared";
 import { CommandSigningKeys, signingProducer } from "@points/shared/command-auth";
-import { createKafka } from "@points/shared/kafka";
+import { type Consumer, createKafka, type KafkaMessage, Partitioners } from "@points/shared/kafka";
 import type { TestEnv } from "@points/testing";
-import { type Consumer, type KafkaMessage, Partitioners } from "kafkajs";
 import pg from "pg";
 
 /**

@@ -6,10 +6,10 @@
  */
 import { LedgerConfig, parseConfig } from "@points/shared";
 import { createPool, type Pool } from "@points/shared/db";
+import type { Admin } from "@points/shared/kafka";
 import { createKafka } from "@points/shared/kafka";
 import { createLogger } from "@points/shared/logger";
 import { createTestEnv, type TestEnv } from "@points/testing";
-import type { Admin } from "kafkajs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { earnCommand, spendCommand } from "./commands.test-support";
 import { collectEvents, commandProducer, type EventCollector } from "./kafka.test-support";

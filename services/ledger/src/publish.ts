@@ -1,8 +1,8 @@
 import { BALANCE_CACHE_TTL_S, BALANCE_SET_LUA, type LedgerOutcome, redisKeys } from "@points/shared";
+import type { Producer } from "@points/shared/kafka";
 import { sendAll } from "@points/shared/kafka";
 import type { Logger } from "@points/shared/logger";
 import type { Redis } from "ioredis";
-import type { Producer } from "kafkajs";
 import type { BatchResult } from "./apply-batch";
 
 /**

@@ -1,11 +1,10 @@
 import { IngestConfig, parseConfig, topicNames } from "@points/shared";
 import { COMMAND_AUTH_HEADER, CommandSigningKeys, signCommand } from "@points/shared/command-auth";
 import { DEAD_LETTERS_KEPT_PER_SOURCE, recordDeadLetters } from "@points/shared/dead-letter-store";
-import { createKafka } from "@points/shared/kafka";
+import { createKafka, Partitioners, type Producer } from "@points/shared/kafka";
 import { createLogger } from "@points/shared/logger";
 import { createTestEnv, type TestEnv } from "@points/testing";
 import { startStack, TEST_ADMIN_TOKEN, type TestStack } from "@points/testing/stack";
-import { Partitioners, type Producer } from "kafkajs";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type RunningIngest, startIngest } from "../../../ingest/src/ingest";

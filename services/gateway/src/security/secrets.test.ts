@@ -7,11 +7,11 @@ import {
   redisKeys,
   topicNames,
 } from "@points/shared";
+import { Kafka, Partitioners, type Producer } from "@points/shared/kafka";
 import { createLogger } from "@points/shared/logger";
 import { createTestEnv, type TestEnv } from "@points/testing";
 import { Api, TEST_ADMIN_TOKEN } from "@points/testing/stack";
 import { Redis } from "ioredis";
-import { Kafka, Partitioners, type Producer } from "kafkajs";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type RunningIngest, startIngest } from "../../../ingest/src/ingest";
