@@ -12,12 +12,9 @@
  * uses the producer's partitioner; only the spread matters here).
  */
 import { randomUUID } from "node:crypto";
-import { topicNames } from "@points/shared";
-import { CommandSigningKeys, signingProducer } from "@points/shared/command-auth";
-import { createKafka, Partitioners } from "@points/shared/kafka";
 import pg from "pg";
 import { type LoadResult, median, runLoad } from "./lib/load";
-import { ADMIN_TOKEN, type BenchStack, startBenchStack } from "./lib/stack";
+import { ADMIN_TOKEN, type BenchStack, gatewayCommandProducer, startBenchStack } from "./lib/stack";
 
 const MEMBERS = Number(process.env.BENCH_REPORT_MEMBERS ?? 1_000_000);
 const LOTS = Number(process.env.BENCH_REPORT_LOTS ?? 10_000_000);
@@ -202,18 +199,7 @@ async function drains(stack: BenchStack, db: pg.Client): Promise<{ with: number[
     `INSERT INTO members (loyalty_id, client_name, client_birthday)
      SELECT 'd' || i, 'Drain ' || i, '1990-01-01'::date FROM generate_series(0, ${DRAIN_USERS - 1}) i`,
   );
-  const kafka = createKafka(
-    "bench",
-    stack.env.KAFKA_BROKERS!.split(","),
-    undefined,
-    stack.kafkaSasl("gateway"),
-  );
-  const topic = topicNames(stack.env.KAFKA_TOPIC_PREFIX!).commands;
-  const producer = signingProducer(
-    kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner }),
-    CommandSigningKeys.parse(stack.env.COMMAND_SIGNING_KEYS),
-    topic,
-  );
+  const { producer, topic } = gatewayCommandProducer(stack, "bench");
   await producer.connect();
   let sent = 0;
   const send = async (total: number) => {

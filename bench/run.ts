@@ -11,14 +11,17 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { topicNames } from "@points/shared";
-import { CommandSigningKeys, signingProducer } from "@points/shared/command-auth";
-import { createKafka, Partitioners } from "@points/shared/kafka";
 import { REPO_ROOT } from "@points/testing/infra";
 import pg from "pg";
 import { type LoadOptions, type LoadResult, median, medianOf, runLoad } from "./lib/load";
 import { type Row, renderChart, renderTable } from "./lib/report";
-import { ADMIN_TOKEN, type BenchStack, machineLimits, startBenchStack } from "./lib/stack";
+import {
+  ADMIN_TOKEN,
+  type BenchStack,
+  gatewayCommandProducer,
+  machineLimits,
+  startBenchStack,
+} from "./lib/stack";
 import { runScaleout } from "./scaleout";
 
 const SCENARIOS = [
@@ -327,18 +330,7 @@ async function hotUserCorrect(db: pg.Client, spent2xx: number): Promise<boolean>
 
 async function drain(stack: BenchStack, db: pg.Client): Promise<number[]> {
   // Produces as the gateway does: its principal, every command signed (contract 3).
-  const kafka = createKafka(
-    "bench",
-    stack.env.KAFKA_BROKERS!.split(","),
-    undefined,
-    stack.kafkaSasl("gateway"),
-  );
-  const topic = topicNames(stack.env.KAFKA_TOPIC_PREFIX!).commands;
-  const producer = signingProducer(
-    kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner }),
-    CommandSigningKeys.parse(stack.env.COMMAND_SIGNING_KEYS),
-    topic,
-  );
+  const { producer, topic } = gatewayCommandProducer(stack, "bench");
   await producer.connect();
   const perS: number[] = [];
   for (let r = 0; r < RUNS; r++) {

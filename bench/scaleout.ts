@@ -11,14 +11,11 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { topicNames } from "@points/shared";
-import { CommandSigningKeys, signingProducer } from "@points/shared/command-auth";
-import { createKafka, Partitioners } from "@points/shared/kafka";
 import { REPO_ROOT } from "@points/testing/infra";
 import pg from "pg";
 import { serviceNodeFlags } from "../infra/build.mjs";
 import { runLoad } from "./lib/load";
-import { ADMIN_TOKEN, type BenchStack, startBenchStack } from "./lib/stack";
+import { ADMIN_TOKEN, type BenchStack, gatewayCommandProducer, startBenchStack } from "./lib/stack";
 
 const LEDGER_COUNTS = [1, 2, 4];
 const GATEWAY_COUNTS = [1, 2];
@@ -135,18 +132,7 @@ async function gatewaysWith(stack: BenchStack, n: number, extra: ChildProcess[])
 }
 
 async function produceCommands(stack: BenchStack): Promise<void> {
-  const kafka = createKafka(
-    "bench-scaleout",
-    stack.env.KAFKA_BROKERS!.split(","),
-    undefined,
-    stack.kafkaSasl("gateway"),
-  );
-  const topic = topicNames(stack.env.KAFKA_TOPIC_PREFIX!).commands;
-  const producer = signingProducer(
-    kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner }),
-    CommandSigningKeys.parse(stack.env.COMMAND_SIGNING_KEYS),
-    topic,
-  );
+  const { producer, topic } = gatewayCommandProducer(stack, "bench-scaleout");
   await producer.connect();
   try {
     for (let i = 0; i < DRAIN_COMMANDS; i += PRODUCE_CHUNK) {

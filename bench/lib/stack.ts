@@ -2,8 +2,10 @@ import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import { topicNames } from "@points/shared";
+import { CommandSigningKeys, signingProducer } from "@points/shared/command-auth";
 import { ensureDatabase, migrate } from "@points/shared/db";
-import type { KafkaSasl } from "@points/shared/kafka";
+import { createKafka, type KafkaSasl, Partitioners } from "@points/shared/kafka";
 import {
   ensurePostgres,
   ensureRedis,
@@ -189,4 +191,24 @@ export function machineLimits(): { redisGetPerS: number; pgbenchTps: number } {
   const pgbenchTps = Number(/tps = ([\d.]+)/.exec(pgOut)?.[1] ?? 0);
   psql(`DROP DATABASE IF EXISTS ${db}`);
   return { redisGetPerS, pgbenchTps };
+}
+
+/**
+ * A producer of ledger commands acting as the gateway does: the gateway's principal, every
+ * command signed with the stack's key (contract 3), keys partitioned as every client partitions them.
+ */
+export function gatewayCommandProducer(stack: BenchStack, clientId: string) {
+  const kafka = createKafka(
+    clientId,
+    stack.env.KAFKA_BROKERS!.split(","),
+    undefined,
+    stack.kafkaSasl("gateway"),
+  );
+  const topic = topicNames(stack.env.KAFKA_TOPIC_PREFIX!).commands;
+  const producer = signingProducer(
+    kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner }),
+    CommandSigningKeys.parse(stack.env.COMMAND_SIGNING_KEYS),
+    topic,
+  );
+  return { producer, topic };
 }

@@ -6,18 +6,11 @@
  * counts on the day it expired (Movement.at), updating a past period's row of the same partition.
  */
 import type { Movement, MovementCategory } from "@points/core";
-import { assert } from "@points/shared";
+import { assert, MovementCategory as MovementCategoryEnum } from "@points/shared";
 import type { TableWrite } from "./storage/unnest";
 
-export const FIGURE_CATEGORIES = [
-  "earned",
-  "adjusted",
-  "spent",
-  "spend_reversed",
-  "earn_reversed",
-  "expired",
-  "held",
-] as const satisfies readonly MovementCategory[];
+/** The report columns: the movement categories of the wire schema, in its order. */
+export const FIGURE_CATEGORIES: readonly MovementCategory[] = MovementCategoryEnum.options;
 
 const DAY_MS = 86_400_000;
 
