@@ -15,6 +15,8 @@ import { startStack, TEST_ADMIN_TOKEN, type TestStack } from "./stack";
  */
 const script = join(dirname(fileURLToPath(import.meta.url)), "../../../infra/backup.mjs");
 const reconcileScript = join(dirname(fileURLToPath(import.meta.url)), "../../../scripts/reconcile.ts");
+// tsx run by this very node (not through npx, which a nested `npx -p node@24 -c` refuses).
+const tsxCli = join(dirname(fileURLToPath(import.meta.url)), "../../../node_modules/tsx/dist/cli.mjs");
 const MEMBERS = ["m1", "m2", "m3"];
 let env: TestEnv;
 let stack: TestStack | undefined;
@@ -72,7 +74,7 @@ describe("backup and restore", () => {
     redis.disconnect();
 
     // The restored database reconciles: its report figures equal its raw tables (issue 15).
-    execFileSync("npx", ["tsx", reconcileScript], {
+    execFileSync(process.execPath, [tsxCli, reconcileScript], {
       env: { ...process.env, DATABASE_URL: restored.toString() },
       stdio: "pipe",
     });

@@ -35,6 +35,8 @@ const PARTITIONS = new Map([
 /** u3's points of B expire this long after they are earned, and the ledger does not record it. */
 const U3_VALIDITY_MS = 1_500;
 const reconcileScript = join(dirname(fileURLToPath(import.meta.url)), "../../../../../scripts/reconcile.ts");
+// tsx run by this very node (not through npx, which a nested `npx -p node@24 -c` refuses).
+const tsxCli = join(dirname(fileURLToPath(import.meta.url)), "../../../../../node_modules/tsx/dist/cli.mjs");
 const FIELDS = [
   "opening",
   "earned",
@@ -281,7 +283,7 @@ describe("payer report over the maintained figures", () => {
 describe("reconciliation", () => {
   it("passes on the scripted sequence, and names the payer and day of a corrupted figure", async () => {
     expect(await reconcile(app.pool)).toEqual([]);
-    const ok = await promisify(execFile)("npx", ["tsx", reconcileScript], {
+    const ok = await promisify(execFile)(process.execPath, [tsxCli, reconcileScript], {
       env: { ...process.env, DATABASE_URL: env.databaseUrl },
     });
     expect(ok.stdout).toContain("match");
@@ -293,7 +295,7 @@ describe("reconciliation", () => {
     const differences = await reconcile(app.pool);
     expect(differences.length).toBeGreaterThan(0);
     expect(differences).toContainEqual(expect.objectContaining({ check: "figures", payer: "B", day: D2 }));
-    const failed = await promisify(execFile)("npx", ["tsx", reconcileScript], {
+    const failed = await promisify(execFile)(process.execPath, [tsxCli, reconcileScript], {
       env: { ...process.env, DATABASE_URL: env.databaseUrl },
     }).then(
       () => null,
