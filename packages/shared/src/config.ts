@@ -64,6 +64,11 @@ export const GatewayConfig = CommonConfig.extend({
    */
   AUTH_LOOKUPS_PER_SECOND: positiveInt.default(1_000),
   AUTH_LOOKUPS_BURST: positiveInt.default(2_000),
+  /**
+   * Balances each gateway process keeps in memory, invalidated by Redis (client-side caching);
+   * 0 turns the memory copy off and every fast read asks Redis.
+   */
+  BALANCE_NEAR_CACHE_ENTRIES: z.coerce.number().int().min(0).max(10_000_000).default(50_000),
   /** Processes serving HTTP on the one port (node:cluster); each is a gateway instance. */
   GATEWAY_WORKERS: positiveInt.max(64).default(1),
   /** Base for absolute URLs (pagination links); taken from the request's Host when unset. */

@@ -36,7 +36,7 @@ export function createApp(ctx: GatewayContext): RequestListener {
   return (req: IncomingMessage, res: ServerResponse) => {
     const fastAnswer = fast(req, res);
     if (fastAnswer === false) app(req, res);
-    else void fastAnswer.then((answered) => answered || app(req, res));
+    else if (fastAnswer !== true) void fastAnswer.then((answered) => answered || app(req, res));
   };
 }
 

@@ -1,15 +1,16 @@
 /**
  * The hottest read, `GET /v1/users/{id}/balance`, answered without express when every step is on
  * the happy path: a plain user id in the URL, no body, a token known without Postgres, a
- * principal allowed to read that account, a cached balance in Redis that is not stale (none of its
- * points has reached its expiry, contract 6.1) and a token left in the rate bucket. Anything else (an error to render, a cache miss, Redis down, an encoded URL) returns
+ * principal allowed to read that account, a cached balance (in the gateway's memory, else in Redis)
+ * that is not stale (none of its points has reached its expiry, contract 6.1) and a token left in
+ * the rate bucket. Anything else (an error to render, a cache miss, Redis down, an encoded URL) returns
  * false before a byte is written, and the express app gives the same answer the general way.
  * Why: express routing and its request/response decoration cost more CPU than the read itself
  * (bench/results/profiles.md); this path answers the same bytes for a fraction.
  */
 
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { decodeCachedBalance, redisKeys } from "@points/shared";
+import { type CachedBalance, decodeCachedBalance, redisKeys } from "@points/shared";
 import type { Principal } from "./auth";
 import type { GatewayContext } from "./context";
 import { denial } from "./permissions";
@@ -23,11 +24,12 @@ export type Observe = (method: string, route: string, status: number, seconds: n
 
 /**
  * False at once when the request is not for this path (no promise on the way of every other
- * request), else a promise of whether it answered.
+ * request), true when it answered at once from the gateway's memory (balance-near-cache.ts), else
+ * a promise of whether it answered.
  */
 export function balanceFastPath(ctx: GatewayContext, limiter: RateLimiter, observe: Observe) {
   const keys = redisKeys(ctx.config.REDIS_KEY_PREFIX);
-  return (req: IncomingMessage, res: ServerResponse): false | Promise<boolean> => {
+  return (req: IncomingMessage, res: ServerResponse): boolean | Promise<boolean> => {
     const started = performance.now();
     if (req.method !== "GET" || req.headers["content-length"] || req.headers["transfer-encoding"]) {
       return false;
@@ -36,12 +38,19 @@ export function balanceFastPath(ctx: GatewayContext, limiter: RateLimiter, obser
     if (userId === undefined) return false;
     const principal = ctx.auth.knownPrincipal(req.headers.authorization);
     if (!principal || denial(principal, "points.read", { userId }) !== null) return false;
-    return answerFromCache(keys.balance(userId), principal).catch(() => false);
+    const key = keys.balance(userId);
+    const near = ctx.nearCache?.get(key, Date.now());
+    if (near) return answer(near, principal);
+    return answerFromRedis(key, principal).catch(() => false);
 
-    async function answerFromCache(key: string, principal: Principal): Promise<boolean> {
-      const cached = await ctx.redis.get(key);
+    async function answerFromRedis(key: string, principal: Principal): Promise<boolean> {
+      const cached = await (ctx.nearCache ? ctx.nearCache.fetch(key) : ctx.redis.get(key));
       const hit = cached ? decodeCachedBalance(cached, Date.now()) : null;
-      if (!hit || limiter.take(principal) !== null) return false;
+      return hit ? answer(hit, principal) : false;
+    }
+
+    function answer(hit: CachedBalance, principal: Principal): boolean {
+      if (limiter.take(principal) !== null) return false;
       const body = hit.json;
       res.writeHead(200, {
         "content-type": "application/json; charset=utf-8",

@@ -37,6 +37,7 @@ export type Produced = "sent" | "unknown";
 export class CommandBus {
   // Several requests may wait for one command (concurrent retries with one Idempotency-Key).
   private readonly waiters = new Map<string, Set<Waiter>>();
+  private readonly outcomeListeners: ((outcome: LedgerOutcome) => void)[] = [];
   private queue: { command: AnyLedgerCommand; done: (result: Produced | Error) => void }[] = [];
   private flushScheduled = false;
 
@@ -49,8 +50,16 @@ export class CommandBus {
 
   /** Subscribes this instance's reply channel on a dedicated Redis connection. */
   async listen(subscriber: Redis, channel: string): Promise<void> {
-    subscriber.on("message", (_channel: string, message: string) => this.onReply(message));
+    subscriber.on("message", (from: string, message: string) => from === channel && this.onReply(message));
     await subscriber.subscribe(channel);
+  }
+
+  /**
+   * Called with every outcome this gateway receives, before its waiters answer: the balance near
+   * cache forgets the member there, so the client that made the change reads it next.
+   */
+  onOutcome(listener: (outcome: LedgerOutcome) => void): void {
+    this.outcomeListeners.push(listener);
   }
 
   private onReply(message: string): void {
@@ -60,6 +69,7 @@ export class CommandBus {
     } catch {
       return; // not ours to judge; the ledger logs what it sent
     }
+    for (const listener of this.outcomeListeners) listener(parsed);
     for (const waiter of this.waiters.get(parsed.command_id) ?? []) waiter(parsed);
   }
 

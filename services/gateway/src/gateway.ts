@@ -13,6 +13,7 @@ import { Redis } from "ioredis";
 import { Counter, collectDefaultMetrics, Registry } from "prom-client";
 import { createApp } from "./app";
 import { Authenticator } from "./auth";
+import { BalanceNearCache } from "./balance-near-cache";
 import { CommandBus } from "./command-bus";
 import type { GatewayContext } from "./context";
 
@@ -47,6 +48,8 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
     await Promise.race([once(subscriber, "ready"), new Promise((r) => setTimeout(r, REDIS_START_WAIT_MS))]);
   }
   await bus.listen(subscriber, keys.replyChannel(gatewayId));
+  const nearCache = BalanceNearCache.start(config.REDIS_URL, config.BALANCE_NEAR_CACHE_ENTRIES, log);
+  bus.onOutcome((outcome) => nearCache.evict(keys.balance(outcome.user_id)));
   const auth = new Authenticator(pool, config.ADMIN_TOKEN);
   await subscriber.subscribe(keys.authInvalidate);
   subscriber.on("message", (channel: string) => channel === keys.authInvalidate && auth.invalidate());
@@ -55,7 +58,7 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
   const ctx = gatewayContext(
     config,
     log,
-    { pool, redis, bus, auth },
+    { pool, redis, bus, auth, nearCache },
     {
       kafka: async () => void (await admin.fetchTopicMetadata({ topics: [topics.commands] })),
       authInvalidate: keys.authInvalidate,
@@ -77,6 +80,7 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
       await Promise.allSettled([producer.disconnect(), admin.disconnect()]);
       redis.disconnect();
       subscriber.disconnect();
+      nearCache.stop();
       await pool.end();
     },
   };
@@ -86,7 +90,13 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
 function gatewayContext(
   config: GatewayConfig,
   log: Logger,
-  { pool, redis, bus, auth }: Pick<GatewayContext, "pool" | "redis" | "bus" | "auth">,
+  {
+    pool,
+    redis,
+    bus,
+    auth,
+    nearCache,
+  }: Pick<GatewayContext, "pool" | "redis" | "bus" | "auth" | "nearCache">,
   { kafka, authInvalidate }: { kafka: () => Promise<void>; authInvalidate: string },
 ): GatewayContext {
   const metrics = new Registry();
@@ -102,6 +112,7 @@ function gatewayContext(
     redis,
     bus,
     auth,
+    nearCache,
     log,
     metrics,
     health: {
