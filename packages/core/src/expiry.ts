@@ -52,24 +52,11 @@ export function expire(book: Book, now: number): ExpireOutcome {
   const at = effectiveNow(book, now);
   book.expiredThrough = at;
   if (!mayBeDue(book, at)) return emptyExpiry();
-  const moves = new Movements();
-  const changes: LotChange[] = [];
-  const byPayer = new Map<string, bigint>();
+  const recorder = new ExpiryRecorder(book);
   let next: number | null = null;
   for (const lot of book.lots) {
-    const expiring = lot.remaining > 0n && isExpiredAt(lot, at);
-    if (expiring) {
-      const points = lot.remaining;
-      expireLotPoints(book, lot, points);
-      changes.push({
-        arrival: lot.arrival,
-        payer: lot.payer,
-        remainingDelta: -points,
-        adjustedDelta: 0n,
-        expiredDelta: points,
-      });
-      byPayer.set(lot.payer, (byPayer.get(lot.payer) ?? 0n) + points);
-      moves.add(lot.payer, "expired", points, lot.expiresAt ?? at);
+    if (lot.remaining > 0n && isExpiredAt(lot, at)) {
+      recorder.expire(lot, lot.remaining, lot.expiresAt ?? at);
     } else if (lot.remaining > 0n && lot.expiresAt !== undefined && lot.expiresAt !== null) {
       if (next === null || lot.expiresAt < next) next = lot.expiresAt;
     }
@@ -77,11 +64,40 @@ export function expire(book: Book, now: number): ExpireOutcome {
   // Emptied lots stay until a spend walks past them (as spent-out lots do): a reversal may have
   // admitted a lot that this expiry, run first by the reversal, must not take away again.
   book.nextExpiry = next;
-  return {
-    changes,
-    byPayer: [...byPayer].map(([payer, points]) => ({ payer, points: -points })),
-    movements: moves.list(),
-  };
+  return recorder.outcome();
+}
+
+/**
+ * Collects the expiries of one `expire` entry: each lot's change, the entry's allocations per
+ * payer (negative) and the movements, each counted at the instant it is given.
+ */
+export class ExpiryRecorder {
+  private readonly changes: LotChange[] = [];
+  private readonly byPayer = new Map<string, bigint>();
+  private readonly moves = new Movements();
+
+  constructor(private readonly book: Book) {}
+
+  expire(lot: Lot, points: bigint, at: number): void {
+    expireLotPoints(this.book, lot, points);
+    this.changes.push({
+      arrival: lot.arrival,
+      payer: lot.payer,
+      remainingDelta: -points,
+      adjustedDelta: 0n,
+      expiredDelta: points,
+    });
+    this.byPayer.set(lot.payer, (this.byPayer.get(lot.payer) ?? 0n) + points);
+    this.moves.add(lot.payer, "expired", points, at);
+  }
+
+  outcome(): ExpireOutcome {
+    return {
+      changes: this.changes,
+      byPayer: [...this.byPayer].map(([payer, points]) => ({ payer, points: -points })),
+      movements: this.moves.list(),
+    };
+  }
 }
 
 /** Expire only when something is due: what commands run first, so expired points count nowhere. */

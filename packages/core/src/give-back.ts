@@ -1,8 +1,7 @@
 import { assert } from "./assert";
 import { placeNegativesAgain } from "./earn";
-import { expireLotPoints, noteExpiry } from "./expiry";
+import { ExpiryRecorder, noteExpiry } from "./expiry";
 import { findLotIndex, isExpiredAt } from "./lots";
-import { Movements } from "./movements";
 import type { Book, ExpireOutcome, Lot, LotChange } from "./types";
 
 /**
@@ -66,25 +65,8 @@ export class GiveBack {
    */
   finish(): ExpireOutcome | undefined {
     if (this.reexpired.size === 0) return undefined;
-    const changes: LotChange[] = [];
-    const byPayer = new Map<string, bigint>();
-    const moves = new Movements();
-    for (const { lot, points } of this.reexpired.values()) {
-      expireLotPoints(this.book, lot, points);
-      changes.push({
-        arrival: lot.arrival,
-        payer: lot.payer,
-        remainingDelta: -points,
-        adjustedDelta: 0n,
-        expiredDelta: points,
-      });
-      byPayer.set(lot.payer, (byPayer.get(lot.payer) ?? 0n) + points);
-      moves.add(lot.payer, "expired", points, this.at);
-    }
-    return {
-      changes,
-      byPayer: [...byPayer].map(([payer, points]) => ({ payer, points: -points })),
-      movements: moves.list(),
-    };
+    const recorder = new ExpiryRecorder(this.book);
+    for (const { lot, points } of this.reexpired.values()) recorder.expire(lot, points, this.at);
+    return recorder.outcome();
   }
 }
