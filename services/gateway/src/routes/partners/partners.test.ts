@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type MembersHarness, startMembersHarness } from "../../members/members.test-support";
+import { type MembersHarness, startMembersHarness } from "../members/members.test-support";
 import type { TestApp } from "../../test-app.test-support";
 
 /** GET /v1/partners pages like the member list: count, next, previous, results; nothing cut off. */

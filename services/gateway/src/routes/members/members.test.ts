@@ -5,8 +5,8 @@ import {
   memberBody,
   memberPath,
   startMembersHarness,
-} from "../members/members.test-support";
-import type { TestApp } from "../test-app.test-support";
+} from "./members.test-support";
+import type { TestApp } from "../../test-app.test-support";
 
 /** One member at a time: create, read, replace, patch, delete, and the database's refusals. */
 let harness: MembersHarness;

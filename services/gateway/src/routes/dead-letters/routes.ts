@@ -1,10 +1,10 @@
 import { DEAD_LETTER_SOURCES } from "@points/shared/dead-letter-store";
 import { Router } from "express";
 import { z } from "zod";
-import type { GatewayContext } from "../context";
-import { parseOr400 } from "../http-errors";
-import { json, registry, withErrors } from "../openapi";
-import { guard } from "../permissions";
+import type { GatewayContext } from "../../context";
+import { parseOr400 } from "../../http-errors";
+import { json, registry, withErrors } from "../../openapi";
+import { guard } from "../../permissions";
 
 /**
  * GET /v1/dead-letters (admin): what the ingest and the ledger could not use, newest first, read

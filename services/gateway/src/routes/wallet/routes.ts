@@ -7,13 +7,13 @@
 import { renderEntry, stringifyJson } from "@points/shared";
 import { type EntryRow, entryFromRow } from "@points/shared/db";
 import { type Request, Router } from "express";
-import type { Principal } from "../auth";
-import type { GatewayContext } from "../context";
-import { requireEarnExpiry } from "../earn-expiry";
-import { httpError, parseOr400 } from "../http-errors";
-import { authorize, principalOf, scopeOf } from "../permissions";
-import { submitCommand } from "../submit";
-import { pageLinkHeader, readQuery } from "../wallet/query";
+import type { Principal } from "../../auth";
+import type { GatewayContext } from "../../context";
+import { requireEarnExpiry } from "../../earn-expiry";
+import { httpError, parseOr400 } from "../../http-errors";
+import { authorize, principalOf, scopeOf } from "../../permissions";
+import { submitCommand } from "../../submit";
+import { pageLinkHeader, readQuery } from "./query";
 import {
   CreateEntryBody,
   InventoryQuery,
@@ -21,10 +21,10 @@ import {
   UseItemBody,
   UseItemParams,
   WalletsQuery,
-} from "../wallet/schema";
-import { inventoryPage, itemOwner, walletTotals } from "../wallet/store";
-import { requirePartner } from "./partners/store";
-import "../wallet/openapi";
+} from "./schema";
+import { inventoryPage, itemOwner, walletTotals } from "./store";
+import { requirePartner } from "../partners/store";
+import "./openapi";
 
 export function walletRoutes(ctx: GatewayContext): Router {
   const router = Router();

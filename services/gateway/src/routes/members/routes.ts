@@ -7,13 +7,13 @@
 import { redisKeys } from "@points/shared";
 import type { PoolClient } from "@points/shared/db";
 import { type Request, type Response, Router } from "express";
-import { issueToken } from "../auth";
-import type { GatewayContext } from "../context";
-import { httpError, parseOr400 } from "../http-errors";
-import { sendWrite, writeOnce } from "../members/idempotency";
-import { optionsBody } from "../members/metadata";
-import { parseMember, parseUpsertBody } from "../members/parse";
-import { ListQuery, type Member, MemberInput, MemberParams, MemberPatch } from "../members/schema";
+import { issueToken } from "../../auth";
+import type { GatewayContext } from "../../context";
+import { httpError, parseOr400 } from "../../http-errors";
+import { sendWrite, writeOnce } from "./idempotency";
+import { optionsBody } from "./metadata";
+import { parseMember, parseUpsertBody } from "./parse";
+import { ListQuery, type Member, MemberInput, MemberParams, MemberPatch } from "./schema";
 import {
   deleteMember,
   getMember,
@@ -22,10 +22,10 @@ import {
   membersCreatedByOthers,
   updateMember,
   upsertMembers,
-} from "../members/store";
-import { baseUrl, pageLinks } from "../pagination";
-import { authorize, guard, principalOf } from "../permissions";
-import "../members/openapi";
+} from "./store";
+import { baseUrl, pageLinks } from "../../pagination";
+import { authorize, guard, principalOf } from "../../permissions";
+import "./openapi";
 
 const LIST_ALLOW = "GET, HEAD, POST, OPTIONS";
 const ONE_ALLOW = "GET, HEAD, PUT, PATCH, DELETE, OPTIONS";

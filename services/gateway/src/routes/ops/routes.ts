@@ -4,9 +4,9 @@ import { withTimeout } from "@points/shared";
 import { type NextFunction, type Request, type Response, Router } from "express";
 import swaggerUi from "swagger-ui-express";
 import { z } from "zod";
-import type { GatewayContext } from "../context";
-import { httpError } from "../http-errors";
-import { buildDocument, json, registry } from "../openapi";
+import type { GatewayContext } from "../../context";
+import { httpError } from "../../http-errors";
+import { buildDocument, json, registry } from "../../openapi";
 
 const HEALTH_CHECK_TIMEOUT_MS = 1_500;
 

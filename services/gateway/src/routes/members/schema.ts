@@ -6,7 +6,7 @@
 
 import { isStorableText, UserId } from "@points/shared";
 import { z } from "zod";
-import { PageQuery } from "../pagination";
+import { PageQuery } from "../../pagination";
 
 export const LOYALTY_ID_CHARS_MAX = 50;
 export const CARDNO_CHARS_MAX = 20;

@@ -4,8 +4,8 @@ import {
   memberBody,
   memberPath,
   startMembersHarness,
-} from "../members/members.test-support";
-import type { TestApp } from "../test-app.test-support";
+} from "./members.test-support";
+import type { TestApp } from "../../test-app.test-support";
 
 /** Bulk upsert (all or nothing, with per-item errors) and Idempotency-Key on the register's writes. */
 let harness: MembersHarness;

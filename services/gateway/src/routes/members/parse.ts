@@ -4,7 +4,7 @@
  */
 
 import type { z } from "zod";
-import { addField, httpError } from "../http-errors";
+import { addField, httpError } from "../../http-errors";
 import { BULK_MEMBERS_MAX, MemberInput } from "./schema";
 
 type Fields = Record<string, string[]>;

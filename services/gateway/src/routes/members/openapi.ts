@@ -1,8 +1,8 @@
 /** The register's routes in the OpenAPI document, described from the schemas that validate them. */
 
 import { z } from "zod";
-import { IdempotencyHeaders, json, registry, withErrors } from "../openapi";
-import { pageEnvelope } from "../pagination";
+import { IdempotencyHeaders, json, registry, withErrors } from "../../openapi";
+import { pageEnvelope } from "../../pagination";
 import {
   BULK_MEMBERS_MAX,
   ListQuery,

@@ -1,6 +1,6 @@
 import { EntryId, ExpiresAt, ItemInput, PartnerId, Reason, SignedPoints, UserId } from "@points/shared";
 import { z } from "zod";
-import { PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX, PageQuery } from "../pagination";
+import { PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX, PageQuery } from "../../pagination";
 
 /**
  * Requests and answers of the wallet API (contract section 2, "Wallet API"). The request schemas

@@ -4,8 +4,8 @@ import {
   memberBody,
   memberPath,
   startMembersHarness,
-} from "../members/members.test-support";
-import type { TestApp } from "../test-app.test-support";
+} from "./members.test-support";
+import type { TestApp } from "../../test-app.test-support";
 
 /**
  * Contract section 5 for the register: create/upsert/bulk for admin and partners; list, update,

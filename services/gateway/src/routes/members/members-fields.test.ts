@@ -4,8 +4,8 @@ import {
   memberBody,
   memberPath,
   startMembersHarness,
-} from "../members/members.test-support";
-import type { TestApp } from "../test-app.test-support";
+} from "./members.test-support";
+import type { TestApp } from "../../test-app.test-support";
 
 /** Every field rule of the contract, each as an accepted and a refused value, plus OPTIONS. */
 let harness: MembersHarness;

@@ -4,10 +4,10 @@ import {
   type MembersHarness,
   memberBody,
   startMembersHarness,
-} from "../members/members.test-support";
-import { ListQuery, ORDER_FIELDS } from "../members/schema";
-import { listStatement } from "../members/store";
-import type { TestApp } from "../test-app.test-support";
+} from "./members.test-support";
+import { ListQuery, ORDER_FIELDS } from "./schema";
+import { listStatement } from "./store";
+import type { TestApp } from "../../test-app.test-support";
 
 /**
  * GET /v1/members: pages and their links, search, every ordering, the is_male filter. Values

@@ -1,7 +1,7 @@
 /** The wallet API's routes in the OpenAPI document, from the schemas that validate them. */
 
 import { z } from "zod";
-import { AsyncHeaders, CommandAccepted, json, registry, withErrors } from "../openapi";
+import { AsyncHeaders, CommandAccepted, json, registry, withErrors } from "../../openapi";
 import {
   CreateEntryBody,
   InventoryItem,
