@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { TestApp } from "../../test-app.test-support";
 import {
   type MemberBody,
   type MembersHarness,
@@ -7,7 +8,6 @@ import {
 } from "./members.test-support";
 import { ListQuery, ORDER_FIELDS } from "./schema";
 import { listStatement } from "./store";
-import type { TestApp } from "../../test-app.test-support";
 
 /**
  * GET /v1/members: pages and their links, search, every ordering, the is_male filter. Values

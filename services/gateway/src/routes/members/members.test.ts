@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { TestApp } from "../../test-app.test-support";
 import {
   addLedgerEntry,
   type MembersHarness,
@@ -6,7 +7,6 @@ import {
   memberPath,
   startMembersHarness,
 } from "./members.test-support";
-import type { TestApp } from "../../test-app.test-support";
 
 /** One member at a time: create, read, replace, patch, delete, and the database's refusals. */
 let harness: MembersHarness;

@@ -10,6 +10,8 @@ import { type Request, type Response, Router } from "express";
 import { issueToken } from "../../auth";
 import type { GatewayContext } from "../../context";
 import { httpError, parseOr400 } from "../../http-errors";
+import { baseUrl, pageLinks } from "../../pagination";
+import { authorize, guard, principalOf } from "../../permissions";
 import { sendWrite, writeOnce } from "./idempotency";
 import { optionsBody } from "./metadata";
 import { parseMember, parseUpsertBody } from "./parse";
@@ -23,8 +25,6 @@ import {
   updateMember,
   upsertMembers,
 } from "./store";
-import { baseUrl, pageLinks } from "../../pagination";
-import { authorize, guard, principalOf } from "../../permissions";
 import "./openapi";
 
 const LIST_ALLOW = "GET, HEAD, POST, OPTIONS";

@@ -13,6 +13,7 @@ import { requireEarnExpiry } from "../../earn-expiry";
 import { httpError, parseOr400 } from "../../http-errors";
 import { authorize, principalOf, scopeOf } from "../../permissions";
 import { submitCommand } from "../../submit";
+import { requirePartner } from "../partners/store";
 import { pageLinkHeader, readQuery } from "./query";
 import {
   CreateEntryBody,
@@ -23,7 +24,6 @@ import {
   WalletsQuery,
 } from "./schema";
 import { inventoryPage, itemOwner, walletTotals } from "./store";
-import { requirePartner } from "../partners/store";
 import "./openapi";
 
 export function walletRoutes(ctx: GatewayContext): Router {
