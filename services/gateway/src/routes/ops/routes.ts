@@ -1,4 +1,4 @@
-/** Health, metrics and docs: public, never rate limited. */
+/** Health, metrics, the OpenAPI document and its docs page: public, never rate limited. */
 
 import { withTimeout } from "@points/shared";
 import { type NextFunction, type Request, type Response, Router } from "express";
@@ -7,32 +7,57 @@ import { z } from "zod";
 import type { GatewayContext } from "../../context";
 import { httpError } from "../../http-errors";
 import { buildDocument, json, registry } from "../../openapi";
+import { mount, route } from "../../route";
 
 const HEALTH_CHECK_TIMEOUT_MS = 1_500;
+const TAGS = ["operations"];
 
 export function opsRoutes(ctx: GatewayContext): Router {
-  const router = Router();
-  router.get("/health", async (_req, res) => {
-    const checks: Record<string, string> = {};
-    await Promise.all(
-      Object.entries(ctx.health).map(async ([name, probe]) => {
-        checks[name] = await withTimeout(probe(), HEALTH_CHECK_TIMEOUT_MS).then(
-          () => "ok",
-          (err) => `down: ${err instanceof Error ? err.message : String(err)}`,
-        );
-      }),
-    );
-    const ok = Object.values(checks).every((c) => c === "ok");
-    res.status(ok ? 200 : 503).json({ status: ok ? "ok" : "unavailable", checks });
-  });
-  router.get("/metrics", async (_req, res) => {
-    res.type(ctx.metrics.contentType).send(await ctx.metrics.metrics());
-  });
   let document: ReturnType<typeof buildDocument> | undefined;
-  router.get("/openapi.json", (_req, res) => {
-    document ??= buildDocument(ctx.config.PUBLIC_URL);
-    res.json(document);
-  });
+  const router = mount(Router(), [
+    route({
+      method: "get",
+      path: "/health",
+      summary: "Health of the gateway and its dependencies",
+      tags: TAGS,
+      public: true,
+      responses: {
+        200: json(z.object({ status: z.literal("ok"), checks: Checks }), "All dependencies answer"),
+        503: json(z.object({ status: z.string(), checks: Checks }), "A dependency is down"),
+      },
+      errors: [],
+      handle: async (_req, res) => {
+        const checks = await healthChecks(ctx);
+        const ok = Object.values(checks).every((c) => c === "ok");
+        res.status(ok ? 200 : 503).json({ status: ok ? "ok" : "unavailable", checks });
+      },
+    }),
+    route({
+      method: "get",
+      path: "/metrics",
+      summary: "Prometheus metrics",
+      tags: TAGS,
+      public: true,
+      responses: { 200: { description: "Prometheus text format" } },
+      errors: [],
+      handle: async (_req, res) => {
+        res.type(ctx.metrics.contentType).send(await ctx.metrics.metrics());
+      },
+    }),
+    route({
+      method: "get",
+      path: "/openapi.json",
+      summary: "This document",
+      tags: TAGS,
+      public: true,
+      responses: { 200: { description: "OpenAPI 3.1" } },
+      errors: [],
+      handle: (_req, res) => {
+        document ??= buildDocument(ctx.config.PUBLIC_URL);
+        res.json(document);
+      },
+    }),
+  ]);
   router.use(
     "/docs",
     refuseDotSegments,
@@ -40,6 +65,22 @@ export function opsRoutes(ctx: GatewayContext): Router {
     swaggerUi.setup(undefined, { swaggerOptions: { url: "/openapi.json" } }),
   );
   return router;
+}
+
+const Checks = z.record(z.string(), z.string());
+
+/** Each dependency's probe, bounded in time: name -> "ok" or why it is down. */
+async function healthChecks(ctx: GatewayContext): Promise<Record<string, string>> {
+  const checks: Record<string, string> = {};
+  await Promise.all(
+    Object.entries(ctx.health).map(async ([name, probe]) => {
+      checks[name] = await withTimeout(probe(), HEALTH_CHECK_TIMEOUT_MS).then(
+        () => "ok",
+        (err) => `down: ${err instanceof Error ? err.message : String(err)}`,
+      );
+    }),
+  );
+  return checks;
 }
 
 /** `.` or `..` as a path segment, also percent-encoded. */
@@ -52,39 +93,11 @@ function refuseDotSegments(req: Request, _res: Response, next: NextFunction): vo
   next();
 }
 
-registry.registerPath({
-  method: "get",
-  path: "/health",
-  summary: "Health of the gateway and its dependencies",
-  tags: ["operations"],
-  security: [],
-  responses: {
-    200: json(
-      z.object({ status: z.literal("ok"), checks: z.record(z.string(), z.string()) }),
-      "All dependencies answer",
-    ),
-    503: json(
-      z.object({ status: z.string(), checks: z.record(z.string(), z.string()) }),
-      "A dependency is down",
-    ),
-  },
-});
-registry.registerPath({
-  method: "get",
-  path: "/metrics",
-  summary: "Prometheus metrics",
-  tags: ["operations"],
-  security: [],
-  responses: { 200: { description: "Prometheus text format" } },
-});
-registry.registerPath({
-  method: "get",
-  path: "/openapi.json",
-  summary: "This document",
-  tags: ["operations"],
-  security: [],
-  responses: { 200: { description: "OpenAPI 3.1" } },
-});
+/**
+ * /docs is not a route() declaration: it is swagger-ui-express's tree of static files (the page,
+ * its scripts and styles, a 301 to the trailing slash), served by its own middleware, so its
+ * document entry is written here by hand.
+ */
 registry.registerPath({
   method: "get",
   path: "/docs",
