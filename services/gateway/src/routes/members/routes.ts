@@ -53,7 +53,12 @@ const WRITE_NOTE =
 const FIELD_RULES = "Field rules; Allow header lists methods";
 
 export function memberRoutes(ctx: GatewayContext): Router {
-  return mount(Router(), [...listRoutes(ctx), ...readRoutes(ctx), ...writeRoutes(ctx)]);
+  return mount(Router(), [
+    ...listRoutes(ctx),
+    ...readRoutes(ctx),
+    ...changeRoutes(ctx),
+    ...removeAndTokenRoutes(ctx),
+  ]);
 }
 
 /** /v1/members: list, upsert (one or bulk), field metadata. */
@@ -155,8 +160,8 @@ function readRoutes(ctx: GatewayContext) {
   ];
 }
 
-/** /v1/members/{loyalty_id}: replace, change, delete, issue a token. */
-function writeRoutes(ctx: GatewayContext) {
+/** /v1/members/{loyalty_id}: replace (PUT), change (PATCH). */
+function changeRoutes(ctx: GatewayContext) {
   const change = changeMember(ctx);
   return [
     route({
@@ -200,6 +205,12 @@ function writeRoutes(ctx: GatewayContext) {
       handle: (req, res, { params: { loyalty_id }, body: { url: _readOnly, ...changes } }) =>
         change(req, res, loyalty_id, changes),
     }),
+  ];
+}
+
+/** /v1/members/{loyalty_id}: delete, issue a token. */
+function removeAndTokenRoutes(ctx: GatewayContext) {
+  return [
     route({
       method: "delete",
       path: ONE,
