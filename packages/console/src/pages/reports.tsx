@@ -4,7 +4,7 @@ import { call, enc, json, type Session } from "../api";
 import { DailyLines } from "../chart";
 import { daysAgoUtc, formatPoints, todayUtc } from "../format";
 import { navigate, withQuery } from "../router";
-import { ErrorMessage, PageHeading, Section, useAction, useLoad } from "../ui";
+import { ErrorMessage, PageHeading, Section, TableHead, useAction, useLoad } from "../ui";
 
 const COLUMNS: [keyof ReportRow, string][] = [
   ["opening", "Opening"],
@@ -84,16 +84,7 @@ function ReportTable({ rows }: { rows: ReportRow[] }) {
   return (
     <div class="scroll">
       <table>
-        <thead>
-          <tr>
-            <th scope="col">Payer</th>
-            {COLUMNS.map(([k, label]) => (
-              <th scope="col" class="num" key={k}>
-                {label}
-              </th>
-            ))}
-          </tr>
-        </thead>
+        <TableHead columns={["Payer", ...COLUMNS.map(([, label]) => ({ label, num: true }))]} />
         <tbody>
           {rows.map((row) => (
             <tr key={row.payer}>
@@ -187,19 +178,13 @@ function Daily({ token, payers, from, to }: { token: string; payers: string[]; f
 function DailyTable({ days }: { days: DailyRow[] }) {
   return (
     <table>
-      <thead>
-        <tr>
-          <th scope="col">Day (UTC)</th>
-          {MOVEMENTS.map(([k, label]) => (
-            <th scope="col" class="num" key={k}>
-              {label}
-            </th>
-          ))}
-          <th scope="col" class="num">
-            closing
-          </th>
-        </tr>
-      </thead>
+      <TableHead
+        columns={[
+          "Day (UTC)",
+          ...MOVEMENTS.map(([, label]) => ({ label, num: true })),
+          { label: "closing", num: true },
+        ]}
+      />
       <tbody>
         {days.map((d) => (
           <tr key={d.day}>
