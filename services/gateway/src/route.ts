@@ -64,7 +64,7 @@ export interface RouteSpec<
   head?: string;
   /** Success answers (status -> json(...)); the error statuses get the one envelope. */
   responses: RouteConfig["responses"];
-  errors: number[];
+  errors: readonly number[];
   handle: (req: Request, res: Response, input: Input<P, Q, B>) => Promise<unknown> | unknown;
 }
 

@@ -43,7 +43,6 @@ import {
 const LIST = "/v1/members";
 const ONE = "/v1/members/{loyalty_id}";
 const TAGS = ["members"];
-const WRITE_ERRORS = [400, 401, 403, 404, 409, 413, 415, 422, 429];
 const DISCOUNT_NOTE =
   'discount is numeric(20,4): send a string ("12.5") or a JSON number with at most 15 significant digits; ' +
   'it is returned as a string with its stored scale of 4 ("12.5000").';
@@ -160,6 +159,16 @@ function readRoutes(ctx: GatewayContext) {
   ];
 }
 
+/** What PUT and PATCH have in common: who may, the path, the key header, the answers. */
+const CHANGE = {
+  tags: TAGS,
+  permission: "members.manage",
+  params: MemberParams,
+  headers: IdempotencyHeaders,
+  responses: { 200: json(Member, "The member as stored") },
+  errors: [400, 401, 403, 404, 409, 413, 415, 422, 429],
+} as const;
+
 /** /v1/members/{loyalty_id}: replace (PUT), change (PATCH). */
 function changeRoutes(ctx: GatewayContext) {
   const change = changeMember(ctx);
@@ -171,14 +180,9 @@ function changeRoutes(ctx: GatewayContext) {
       description:
         "Optional fields left out become null. Renaming is refused with 409 member_has_entries once the " +
         `member has ledger entries, and with 409 already_exists when the new id is taken. ${DISCOUNT_NOTE} ${WRITE_NOTE}`,
-      tags: TAGS,
-      permission: "members.manage",
-      params: MemberParams,
-      headers: IdempotencyHeaders,
+      ...CHANGE,
       body: MemberInput,
       parseBody: (raw) => parseMember(MemberInput, raw),
-      responses: { 200: json(Member, "The member as stored") },
-      errors: WRITE_ERRORS,
       handle: (req, res, { params: { loyalty_id }, body }) =>
         change(req, res, loyalty_id, {
           loyalty_id: body.loyalty_id,
@@ -194,14 +198,9 @@ function changeRoutes(ctx: GatewayContext) {
       path: ONE,
       summary: "Change some fields of a member (admin)",
       description: `Fields left out keep their value; null clears an optional field. Renaming as for PUT. ${DISCOUNT_NOTE} ${WRITE_NOTE}`,
-      tags: TAGS,
-      permission: "members.manage",
-      params: MemberParams,
-      headers: IdempotencyHeaders,
+      ...CHANGE,
       body: MemberPatch,
       parseBody: (raw) => parseMember(MemberPatch, raw),
-      responses: { 200: json(Member, "The member as stored") },
-      errors: WRITE_ERRORS,
       handle: (req, res, { params: { loyalty_id }, body: { url: _readOnly, ...changes } }) =>
         change(req, res, loyalty_id, changes),
     }),
