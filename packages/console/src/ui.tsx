@@ -127,3 +127,72 @@ export function useAction() {
   }, []);
   return { busy, error, run, setError };
 }
+
+/** A labelled input bound to a string state: the one shape of every form field in the console. */
+export function Field(props: {
+  id: string;
+  label: string;
+  value: string;
+  set: (value: string) => void;
+  required?: boolean;
+  /** A whole-number field: the numeric keyboard, and this pattern ("[0-9]+" or "-?[0-9]+"). */
+  digits?: string;
+  maxLength?: number;
+  placeholder?: string;
+}) {
+  return (
+    <>
+      <label for={props.id}>{props.label}</label>
+      <input
+        id={props.id}
+        required={props.required}
+        inputMode={props.digits ? "numeric" : undefined}
+        pattern={props.digits}
+        maxLength={props.maxLength}
+        placeholder={props.placeholder}
+        value={props.value}
+        onInput={(e) => props.set(e.currentTarget.value)}
+      />
+    </>
+  );
+}
+
+/** A form's end: its submit button (off while the action runs), the action's error, what it did. */
+export function SubmitRow(props: {
+  label: string;
+  action: { busy: boolean; error: string | null };
+  done?: string | null;
+  children?: ComponentChildren;
+}) {
+  return (
+    <>
+      <button type="submit" disabled={props.action.busy}>
+        {props.label}
+      </button>
+      {props.children}
+      <ErrorMessage message={props.action.error} />
+      {props.done && <p role="status">{props.done}</p>}
+    </>
+  );
+}
+
+/** A table's header row; numeric columns are right-aligned like their cells. */
+export function TableHead({ columns }: { columns: (string | { label: ComponentChildren; num: boolean })[] }) {
+  return (
+    <thead>
+      <tr>
+        {columns.map((c, i) =>
+          typeof c === "string" ? (
+            <th scope="col" key={c}>
+              {c}
+            </th>
+          ) : (
+            <th scope="col" class={c.num ? "num" : undefined} key={i}>
+              {c.label}
+            </th>
+          ),
+        )}
+      </tr>
+    </thead>
+  );
+}

@@ -11,21 +11,21 @@ import { balanceFastPath, type Observe } from "./balance-fast-path";
 import type { GatewayContext } from "./context";
 import { errorHandler, HttpError, httpError } from "./http-errors";
 import { RateLimiter, rateLimit, rateLimited } from "./rate-limit";
+import { declaredBodyBytesMax, declaresOptions } from "./route";
 import { commandRoutes } from "./routes/commands/routes";
-import { consoleRoutes } from "./routes/console";
-import { deadLetterRoutes } from "./routes/dead-letters";
+import { consoleRoutes } from "./routes/console/routes";
+import { deadLetterRoutes } from "./routes/dead-letters/routes";
 import { expiringRoutes } from "./routes/expiring/routes";
 import { holdRoutes } from "./routes/holds/routes";
-import { memberRoutes } from "./routes/members";
-import { opsRoutes } from "./routes/ops";
+import { memberRoutes } from "./routes/members/routes";
+import { opsRoutes } from "./routes/ops/routes";
 import { partnerRoutes } from "./routes/partners/routes";
 import { pointsRoutes } from "./routes/points/routes";
 import { reportRoutes } from "./routes/reports/routes";
 import { reversalRoutes } from "./routes/reversals/routes";
-import { walletRoutes } from "./routes/wallet";
+import { walletRoutes } from "./routes/wallet/routes";
 
 export const BODY_BYTES_MAX = 1024 * 1024;
-export const MEMBERS_BODY_BYTES_MAX = 16 * 1024 * 1024;
 const PUBLIC_PATHS = /^\/(health|metrics|openapi\.json|docs)(\/|$)/;
 
 export function createApp(ctx: GatewayContext): RequestListener {
@@ -91,22 +91,25 @@ function authenticate(ctx: GatewayContext, lookups: RateLimiter) {
   };
 }
 
-/** 16 MiB for the bulk member upsert (POST /v1/members) only; 1 MiB everywhere else. */
+/** 1 MiB, or the larger limit a route declares (the bulk member upsert). */
 function jsonBodies() {
-  const bulk = express.json({ limit: MEMBERS_BODY_BYTES_MAX });
   const normal = express.json({ limit: BODY_BYTES_MAX });
-  return (req: Request, res: Response, next: NextFunction) =>
-    (req.method === "POST" && /^\/v1\/members\/?$/.test(req.path) ? bulk : normal)(req, res, next);
+  const larger = new Map<number, ReturnType<typeof express.json>>();
+  return (req: Request, res: Response, next: NextFunction) => {
+    const bytes = declaredBodyBytesMax(req.method, req.path);
+    if (bytes === undefined) return normal(req, res, next);
+    if (!larger.has(bytes)) larger.set(bytes, express.json({ limit: bytes }));
+    larger.get(bytes)!(req, res, next);
+  };
 }
 
 /**
- * OPTIONS is a route of the member register only (field metadata). Elsewhere express would answer
- * it itself with a text/plain Allow list; here it is the same JSON 404 as any other method a
- * path does not have.
+ * OPTIONS is answered only where a route declares it (the member register's field metadata).
+ * Elsewhere express would answer it itself with a text/plain Allow list; here it is the same
+ * JSON 404 as any other method a path does not have.
  */
-const OPTIONS_PATHS = /^\/v1\/members(\/[^/]+)?\/?$/;
 function optionsOnlyWhereDeclared(req: Request, _res: Response, next: NextFunction) {
-  if (req.method === "OPTIONS" && !OPTIONS_PATHS.test(req.path)) {
+  if (req.method === "OPTIONS" && !declaresOptions(req.path)) {
     throw httpError("not_found", `no route for OPTIONS ${req.path}`);
   }
   next();

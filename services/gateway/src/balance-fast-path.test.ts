@@ -2,8 +2,8 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { redisKeys } from "@points/shared";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { balanceFastPath } from "./balance-fast-path";
-import { memberBody, startMembersHarness } from "./members/members.test-support";
 import { RateLimiter } from "./rate-limit";
+import { memberBody, startMembersHarness } from "./routes/members/members.test-support";
 import type { TestApp } from "./test-app.test-support";
 
 /**

@@ -37,7 +37,7 @@ const ERROR_DESCRIPTIONS: Record<number, string> = {
 type Responses = RouteConfig["responses"];
 
 /** Adds the error responses a route can give, all with the one envelope. */
-export function withErrors(responses: Responses, statuses: number[]): Responses {
+export function withErrors(responses: Responses, statuses: readonly number[]): Responses {
   const all: Responses = { ...responses };
   for (const s of statuses) {
     all[s] = {

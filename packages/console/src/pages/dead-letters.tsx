@@ -1,6 +1,6 @@
 import { json, type Session } from "../api";
 import { navigate, withQuery } from "../router";
-import { PageHeading, Section, useLoad, When } from "../ui";
+import { PageHeading, Section, TableHead, useLoad, When } from "../ui";
 
 interface DeadLetter {
   source: "partner" | "ledger";
@@ -50,22 +50,18 @@ export function DeadLettersPage({ session, query }: { session: Session; query: U
             <p>Nothing was dead-lettered.</p>
           ) : (
             <table>
-              <thead>
-                <tr>
-                  <th scope="col">Received</th>
-                  <th scope="col">Source</th>
-                  <th scope="col" class="num">
-                    Partition
-                  </th>
-                  <th scope="col" class="num">
-                    Offset
-                  </th>
-                  <th scope="col">Partner</th>
-                  <th scope="col">Code</th>
-                  <th scope="col">Message</th>
-                  <th scope="col">Value (excerpt)</th>
-                </tr>
-              </thead>
+              <TableHead
+                columns={[
+                  "Received",
+                  "Source",
+                  { label: "Partition", num: true },
+                  { label: "Offset", num: true },
+                  "Partner",
+                  "Code",
+                  "Message",
+                  "Value (excerpt)",
+                ]}
+              />
               <tbody>
                 {rows.map((d) => (
                   <tr key={`${d.source}-${d.partition}-${d.offset}`}>

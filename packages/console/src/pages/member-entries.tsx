@@ -1,7 +1,7 @@
 import { useState } from "preact/hooks";
 import { enc, json } from "../api";
 import { formatPoints } from "../format";
-import { ErrorMessage, Section, useAction, useLoad, When } from "../ui";
+import { Field, Section, SubmitRow, TableHead, useAction, useLoad, When } from "../ui";
 
 export interface Entry {
   entry_id: string;
@@ -61,21 +61,17 @@ export function EntriesSection(props: {
             <p>No entries yet.</p>
           ) : (
             <table class="entries">
-              <thead>
-                <tr>
-                  <th scope="col">When</th>
-                  <th scope="col">Type</th>
-                  <th scope="col" class="num">
-                    Points
-                  </th>
-                  <th scope="col">Payers</th>
-                  <th scope="col">By</th>
-                  <th scope="col">Reason</th>
-                  <th scope="col">
-                    <span class="visually-hidden">Actions</span>
-                  </th>
-                </tr>
-              </thead>
+              <TableHead
+                columns={[
+                  "When",
+                  "Type",
+                  { label: "Points", num: true },
+                  "Payers",
+                  "By",
+                  "Reason",
+                  { label: <span class="visually-hidden">Actions</span>, num: false },
+                ]}
+              />
               <tbody>
                 {data.results.map((e) => (
                   <EntryRow
@@ -191,24 +187,20 @@ function ReverseForm(props: {
   };
   return (
     <form onSubmit={submit} class="inline" aria-label={`Reverse entry ${id}`}>
-      <label for={`rev-points-${id}`}>Points to reverse</label>
-      <input
+      <Field
         id={`rev-points-${id}`}
-        inputMode="numeric"
-        pattern="[0-9]+"
+        label="Points to reverse"
+        digits="[0-9]+"
         placeholder={`all ${formatPoints(props.left)}`}
         value={points}
-        onInput={(e) => setPoints(e.currentTarget.value)}
+        set={setPoints}
       />
-      <label for={`rev-reason-${id}`}>Reason</label>
-      <input id={`rev-reason-${id}`} value={reason} onInput={(e) => setReason(e.currentTarget.value)} />
-      <button type="submit" disabled={action.busy}>
-        Confirm reversal
-      </button>
-      <button type="button" onClick={props.close}>
-        Cancel
-      </button>
-      <ErrorMessage message={action.error} />
+      <Field id={`rev-reason-${id}`} label="Reason" value={reason} set={setReason} />
+      <SubmitRow label="Confirm reversal" action={action}>
+        <button type="button" onClick={props.close}>
+          Cancel
+        </button>
+      </SubmitRow>
     </form>
   );
 }

@@ -2,7 +2,18 @@ import { useState } from "preact/hooks";
 import { enc, json, type Session } from "../api";
 import { PayerBars } from "../chart";
 import { formatPoints } from "../format";
-import { ErrorMessage, Link, Num, PageHeading, Section, useAction, useLoad, When } from "../ui";
+import {
+  Field,
+  Link,
+  Num,
+  PageHeading,
+  Section,
+  SubmitRow,
+  TableHead,
+  useAction,
+  useLoad,
+  When,
+} from "../ui";
 import { EntriesSection } from "./member-entries";
 
 interface Member {
@@ -84,15 +95,7 @@ function AdminSections(props: { token: string; userId: string; version: number; 
             <p>No points expire in the next 30 days.</p>
           ) : (
             <table>
-              <thead>
-                <tr>
-                  <th scope="col">Payer</th>
-                  <th scope="col" class="num">
-                    Points
-                  </th>
-                  <th scope="col">Expires</th>
-                </tr>
-              </thead>
+              <TableHead columns={["Payer", { label: "Points", num: true }, "Expires"]} />
               <tbody>
                 {rows.map((r) => (
                   <tr key={`${r.payer}-${r.expires_at}`}>
@@ -125,14 +128,7 @@ function BalanceView({ balance }: { balance: Record<string, number> }) {
     <div class="split">
       <table>
         <caption class="visually-hidden">Balance per payer</caption>
-        <thead>
-          <tr>
-            <th scope="col">Payer</th>
-            <th scope="col" class="num">
-              Points
-            </th>
-          </tr>
-        </thead>
+        <TableHead columns={["Payer", { label: "Points", num: true }]} />
         <tbody>
           {rows.map((r) => (
             <tr key={r.payer}>
@@ -157,16 +153,7 @@ function HoldsTable({ rows }: { rows: Hold[] }) {
   if (rows.length === 0) return <p>No open holds.</p>;
   return (
     <table>
-      <thead>
-        <tr>
-          <th scope="col">Hold</th>
-          <th scope="col" class="num">
-            Points
-          </th>
-          <th scope="col">From payers</th>
-          <th scope="col">Expires</th>
-        </tr>
-      </thead>
+      <TableHead columns={["Hold", { label: "Points", num: true }, "From payers", "Expires"]} />
       <tbody>
         {rows.map((h) => (
           <tr key={h.hold_id}>
@@ -203,92 +190,83 @@ function PartnerWallet({ token, userId, version }: { token: string; userId: stri
   );
 }
 
-function EarnForm({ token, userId, changed }: { token: string; userId: string; changed: () => void }) {
-  const [payer, setPayer] = useState("");
+/**
+ * A points form (earn, spend): posts once (idempotent, so a retry cannot apply twice), then says
+ * what was done, clears the points and refreshes the page's figures.
+ */
+function usePointsForm(changed: () => void) {
   const [points, setPoints] = useState("");
   const [done, setDone] = useState<string | null>(null);
   const action = useAction();
-  const submit = async (e: Event) => {
+  const post = async <T,>(e: Event, token: string, path: string, body: object, said: (r: T) => string) => {
     e.preventDefault();
     setDone(null);
-    const body = { payer: payer.trim(), points: Number(points), timestamp: new Date().toISOString() };
-    const r = await action.run(() =>
-      json<{ entry_id: string }>(token, `/v1/users/${enc(userId)}/transactions`, {
-        method: "POST",
-        body,
-        idempotent: true,
-      }),
-    );
+    const r = await action.run(() => json<T>(token, path, { method: "POST", body, idempotent: true }));
     if (r) {
-      setDone(`Added ${formatPoints(body.points)} points from ${body.payer}.`);
+      setDone(said(r));
       setPoints("");
       changed();
     }
   };
+  return { points, setPoints, done, action, post };
+}
+
+function EarnForm({ token, userId, changed }: { token: string; userId: string; changed: () => void }) {
+  const [payer, setPayer] = useState("");
+  const { points, setPoints, done, action, post } = usePointsForm(changed);
+  const submit = (e: Event) => {
+    const body = { payer: payer.trim(), points: Number(points), timestamp: new Date().toISOString() };
+    return post(
+      e,
+      token,
+      `/v1/users/${enc(userId)}/transactions`,
+      body,
+      () => `Added ${formatPoints(body.points)} points from ${body.payer}.`,
+    );
+  };
   return (
     <form onSubmit={submit} aria-labelledby="earn-title" class="card">
       <h2 id="earn-title">Earn</h2>
-      <label for="earn-payer">Payer</label>
-      <input id="earn-payer" required value={payer} onInput={(e) => setPayer(e.currentTarget.value)} />
-      <label for="earn-points">Points to add</label>
-      <input
+      <Field id="earn-payer" label="Payer" required value={payer} set={setPayer} />
+      <Field
         id="earn-points"
+        label="Points to add"
         required
-        inputMode="numeric"
-        pattern="-?[0-9]+"
+        digits="-?[0-9]+"
         value={points}
-        onInput={(e) => setPoints(e.currentTarget.value)}
+        set={setPoints}
       />
-      <button type="submit" disabled={action.busy}>
-        Add points
-      </button>
-      <ErrorMessage message={action.error} />
-      {done && <p role="status">{done}</p>}
+      <SubmitRow label="Add points" action={action} done={done} />
     </form>
   );
 }
 
 function SpendForm({ token, userId, changed }: { token: string; userId: string; changed: () => void }) {
-  const [points, setPoints] = useState("");
   const [reason, setReason] = useState("");
-  const [done, setDone] = useState<string | null>(null);
-  const action = useAction();
-  const submit = async (e: Event) => {
-    e.preventDefault();
-    setDone(null);
+  const { points, setPoints, done, action, post } = usePointsForm(changed);
+  const submit = (e: Event) => {
     const body = { points: Number(points), ...(reason.trim() ? { reason: reason.trim() } : {}) };
-    const taken = await action.run(() =>
-      json<{ payer: string; points: number }[]>(token, `/v1/users/${enc(userId)}/spend`, {
-        method: "POST",
-        body,
-        idempotent: true,
-      }),
+    return post<{ payer: string; points: number }[]>(
+      e,
+      token,
+      `/v1/users/${enc(userId)}/spend`,
+      body,
+      (taken) => `Spent: ${taken.map((t) => `${t.payer} ${formatPoints(t.points)}`).join(", ")}.`,
     );
-    if (taken) {
-      setDone(`Spent: ${taken.map((t) => `${t.payer} ${formatPoints(t.points)}`).join(", ")}.`);
-      setPoints("");
-      changed();
-    }
   };
   return (
     <form onSubmit={submit} aria-labelledby="spend-title" class="card">
       <h2 id="spend-title">Spend</h2>
-      <label for="spend-points">Points to spend</label>
-      <input
+      <Field
         id="spend-points"
+        label="Points to spend"
         required
-        inputMode="numeric"
-        pattern="[0-9]+"
+        digits="[0-9]+"
         value={points}
-        onInput={(e) => setPoints(e.currentTarget.value)}
+        set={setPoints}
       />
-      <label for="spend-reason">Reason</label>
-      <input id="spend-reason" value={reason} onInput={(e) => setReason(e.currentTarget.value)} />
-      <button type="submit" disabled={action.busy}>
-        Spend points
-      </button>
-      <ErrorMessage message={action.error} />
-      {done && <p role="status">{done}</p>}
+      <Field id="spend-reason" label="Reason" value={reason} set={setReason} />
+      <SubmitRow label="Spend points" action={action} done={done} />
     </form>
   );
 }

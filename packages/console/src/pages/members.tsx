@@ -2,7 +2,7 @@ import { useState } from "preact/hooks";
 import { enc, json, type Session } from "../api";
 import { formatPoints } from "../format";
 import { navigate, withQuery } from "../router";
-import { Link, PageHeading, Section, useLoad } from "../ui";
+import { Link, PageHeading, Section, TableHead, useLoad } from "../ui";
 
 interface Member {
   loyalty_id: string;
@@ -78,14 +78,7 @@ function MemberList({ token, search, page }: { token: string; search: string; pa
               {formatPoints(Math.max(1, Math.ceil(data.count / PAGE_SIZE)))}
             </p>
             <table>
-              <thead>
-                <tr>
-                  <th scope="col">Loyalty id</th>
-                  <th scope="col">Name</th>
-                  <th scope="col">Card</th>
-                  <th scope="col">Birthday</th>
-                </tr>
-              </thead>
+              <TableHead columns={["Loyalty id", "Name", "Card", "Birthday"]} />
               <tbody>
                 {data.results.map((m) => (
                   <tr key={m.loyalty_id}>

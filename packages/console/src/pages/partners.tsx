@@ -1,6 +1,16 @@
 import { useState } from "preact/hooks";
 import { enc, json, type Session } from "../api";
-import { ErrorMessage, PageHeading, Section, useAction, useLoad, When } from "../ui";
+import {
+  ErrorMessage,
+  Field,
+  PageHeading,
+  Section,
+  SubmitRow,
+  TableHead,
+  useAction,
+  useLoad,
+  When,
+} from "../ui";
 
 interface Partner {
   id: string;
@@ -42,15 +52,7 @@ export function PartnersPage({ session }: { session: Session }) {
       <Section title="All partners" loaded={partners}>
         {(rows) => (
           <table>
-            <thead>
-              <tr>
-                <th scope="col">Id</th>
-                <th scope="col">Name</th>
-                <th scope="col">Created</th>
-                <th scope="col">Points validity</th>
-                <th scope="col">Token</th>
-              </tr>
-            </thead>
+            <TableHead columns={["Id", "Name", "Created", "Points validity", "Token"]} />
             <tbody>
               {rows.map((p) => (
                 <tr key={p.id}>
@@ -140,28 +142,16 @@ function CreatePartner(props: {
   return (
     <form onSubmit={submit} class="card" aria-labelledby="create-partner-title">
       <h2 id="create-partner-title">Create a partner</h2>
-      <label for="partner-id">Partner id</label>
-      <input
-        id="partner-id"
-        required
-        maxLength={100}
-        value={id}
-        onInput={(e) => setId(e.currentTarget.value)}
-      />
-      <label for="partner-name">Name</label>
-      <input id="partner-name" maxLength={200} value={name} onInput={(e) => setName(e.currentTarget.value)} />
-      <label for="partner-days">Points validity (days, empty: never expire)</label>
-      <input
+      <Field id="partner-id" label="Partner id" required maxLength={100} value={id} set={setId} />
+      <Field id="partner-name" label="Name" maxLength={200} value={name} set={setName} />
+      <Field
         id="partner-days"
-        inputMode="numeric"
-        pattern="[0-9]+"
+        label="Points validity (days, empty: never expire)"
+        digits="[0-9]+"
         value={days}
-        onInput={(e) => setDays(e.currentTarget.value)}
+        set={setDays}
       />
-      <button type="submit" disabled={action.busy}>
-        Create partner
-      </button>
-      <ErrorMessage message={action.error} />
+      <SubmitRow label="Create partner" action={action} />
     </form>
   );
 }

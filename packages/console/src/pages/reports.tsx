@@ -1,39 +1,12 @@
+import type { DailyRow, PayerReport, ReportRow } from "@points/shared/messages/report";
 import { useEffect, useState } from "preact/hooks";
 import { call, enc, json, type Session } from "../api";
 import { DailyLines } from "../chart";
 import { daysAgoUtc, formatPoints, todayUtc } from "../format";
 import { navigate, withQuery } from "../router";
-import { ErrorMessage, PageHeading, Section, useAction, useLoad } from "../ui";
+import { ErrorMessage, PageHeading, Section, TableHead, useAction, useLoad } from "../ui";
 
-interface Row {
-  payer: string;
-  opening: number;
-  earned: number;
-  adjusted: number;
-  spent: number;
-  spend_reversed: number;
-  earn_reversed: number;
-  expired: number;
-  closing: number;
-  held: number;
-}
-interface Report {
-  from: string;
-  to: string;
-  payers: Row[];
-}
-interface Day {
-  day: string;
-  earned: number;
-  adjusted: number;
-  spent: number;
-  spend_reversed: number;
-  earn_reversed: number;
-  expired: number;
-  closing: number;
-}
-
-const COLUMNS: [keyof Row, string][] = [
+const COLUMNS: [keyof ReportRow, string][] = [
   ["opening", "Opening"],
   ["earned", "Earned"],
   ["adjusted", "Adjusted"],
@@ -44,7 +17,7 @@ const COLUMNS: [keyof Row, string][] = [
   ["closing", "Closing"],
   ["held", "Held"],
 ];
-const MOVEMENTS: [keyof Day, string][] = [
+const MOVEMENTS: [keyof DailyRow, string][] = [
   ["earned", "earned"],
   ["spent", "spent"],
   ["adjusted", "adjusted"],
@@ -61,7 +34,7 @@ export function ReportsPage({ session, query }: { session: Session; query: URLSe
   const [fromText, setFrom] = useState(from);
   const [toText, setTo] = useState(to);
   const path = withQuery("/v1/reports/payers", { from, to });
-  const report = useLoad(() => json<Report>(session.token, path), [session.token, path]);
+  const report = useLoad(() => json<PayerReport>(session.token, path), [session.token, path]);
   return (
     <>
       <PageHeading>Reports</PageHeading>
@@ -106,21 +79,12 @@ export function ReportsPage({ session, query }: { session: Session; query: URLSe
   );
 }
 
-function ReportTable({ rows }: { rows: Row[] }) {
+function ReportTable({ rows }: { rows: ReportRow[] }) {
   if (rows.length === 0) return <p>No payer has had points yet.</p>;
   return (
     <div class="scroll">
       <table>
-        <thead>
-          <tr>
-            <th scope="col">Payer</th>
-            {COLUMNS.map(([k, label]) => (
-              <th scope="col" class="num" key={k}>
-                {label}
-              </th>
-            ))}
-          </tr>
-        </thead>
+        <TableHead columns={["Payer", ...COLUMNS.map(([, label]) => ({ label, num: true }))]} />
         <tbody>
           {rows.map((row) => (
             <tr key={row.payer}>
@@ -171,8 +135,8 @@ function Daily({ token, payers, from, to }: { token: string; payers: string[]; f
   const daily = useLoad(
     () =>
       payer
-        ? json<Day[]>(token, withQuery(`/v1/reports/payers/${enc(payer)}/daily`, { from, to }))
-        : Promise.resolve([] as Day[]),
+        ? json<DailyRow[]>(token, withQuery(`/v1/reports/payers/${enc(payer)}/daily`, { from, to }))
+        : Promise.resolve([] as DailyRow[]),
     [token, payer, from, to],
   );
   if (payers.length === 0) return null;
@@ -211,22 +175,16 @@ function Daily({ token, payers, from, to }: { token: string; payers: string[]; f
   );
 }
 
-function DailyTable({ days }: { days: Day[] }) {
+function DailyTable({ days }: { days: DailyRow[] }) {
   return (
     <table>
-      <thead>
-        <tr>
-          <th scope="col">Day (UTC)</th>
-          {MOVEMENTS.map(([k, label]) => (
-            <th scope="col" class="num" key={k}>
-              {label}
-            </th>
-          ))}
-          <th scope="col" class="num">
-            closing
-          </th>
-        </tr>
-      </thead>
+      <TableHead
+        columns={[
+          "Day (UTC)",
+          ...MOVEMENTS.map(([, label]) => ({ label, num: true })),
+          { label: "closing", num: true },
+        ]}
+      />
       <tbody>
         {days.map((d) => (
           <tr key={d.day}>

@@ -9,5 +9,6 @@ export * from "./hold-place-command";
 export * from "./hold-void-command";
 export * from "./lifecycle-command";
 export * from "./outcome";
+export * from "./report";
 export * from "./reverse-command";
 export * from "./system-command";

@@ -2,7 +2,8 @@ import { gzipSync } from "node:zlib";
 import { createTestEnv, type TestEnv } from "@points/testing";
 import { Api, startStack, startTestGateway, TEST_ADMIN_TOKEN, type TestStack } from "@points/testing/stack";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { BODY_BYTES_MAX, MEMBERS_BODY_BYTES_MAX } from "../app";
+import { BODY_BYTES_MAX } from "../app";
+import { MEMBERS_BODY_BYTES_MAX } from "../routes/members/schema";
 import { type Answer, envelopeProblems, problemsOf, type Sent, send, sendRaw } from "./answers.test-support";
 
 /**

@@ -1,6 +1,6 @@
 import { request as httpRequest } from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type MembersHarness, memberBody, startMembersHarness } from "../members/members.test-support";
+import { type MembersHarness, memberBody, startMembersHarness } from "../routes/members/members.test-support";
 import type { TestApp } from "../test-app.test-support";
 
 /** Issue 12, bug 7: inputs a red team found accepted, or answered outside the error envelope. */

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type MembersHarness, startMembersHarness } from "../../members/members.test-support";
 import type { TestApp } from "../../test-app.test-support";
+import { type MembersHarness, startMembersHarness } from "../members/members.test-support";
 
 /** GET /v1/partners pages like the member list: count, next, previous, results; nothing cut off. */
 let harness: MembersHarness;

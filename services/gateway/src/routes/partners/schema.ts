@@ -37,17 +37,6 @@ export const ChangedPartner = z.object({
   name: z.string(),
   points_validity_days: z.number().int().nullable(),
 });
-export const Partner = z.object({
-  id: z.string(),
-  name: z.string(),
-  points_validity_days: z.number().int().nullable(),
-  created_at: z.string(),
-});
+export const Partner = ChangedPartner.extend({ created_at: z.string() });
 export type Partner = z.infer<typeof Partner>;
-export const CreatedPartner = z.object({
-  id: z.string(),
-  name: z.string(),
-  points_validity_days: z.number().int().nullable(),
-  token: z.string(),
-  signing_secret: z.string(),
-});
+export const CreatedPartner = ChangedPartner.extend({ token: z.string(), signing_secret: z.string() });

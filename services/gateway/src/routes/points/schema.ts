@@ -24,6 +24,9 @@ export const SpendBody = z.strictObject({ points: PositivePoints, reason: Reason
 export const UserParams = z.object({ userId: UserId });
 
 export const Allocation = z.object({ payer: z.string(), points: z.number().int() });
+export const Item = z
+  .object({ name: z.string(), used: z.boolean(), data: z.unknown().optional() })
+  .meta({ id: "Item" });
 export const UserEntry = z
   .object({
     entry_id: z.string().uuid(),
@@ -47,7 +50,7 @@ export const UserEntry = z
       .meta({ description: "Points reversed so far (reversible entries)" }),
     reverses: z.string().uuid().optional().meta({ description: "Reversals: the entry reversed" }),
     hold_id: z.string().uuid().optional().meta({ description: "Spends that capture a hold" }),
-    item: z.object({ name: z.string(), used: z.boolean(), data: z.unknown().optional() }).optional(),
+    item: Item.optional(),
     allocations: z.array(Allocation).optional(),
   })
   .meta({ id: "UserEntry" });

@@ -1,7 +1,7 @@
 /** The payer report as CSV (contract 7, `Accept: text/csv`): a header line, then one line per payer. */
 
+import type { ReportRow } from "@points/shared";
 import { REPORT_COLUMNS } from "./schema";
-import type { PayerReportRow } from "./store-api";
 
 /**
  * RFC 4180 quoting for fields that need it. A field a spreadsheet would read as a formula
@@ -14,7 +14,7 @@ export function csvField(value: string | number): string {
   return /[",\r\n']/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
 }
 
-export function reportCsv(rows: readonly PayerReportRow[]): string {
+export function reportCsv(rows: readonly ReportRow[]): string {
   const lines = [REPORT_COLUMNS.join(",")];
   for (const row of rows) lines.push(REPORT_COLUMNS.map((c) => csvField(row[c])).join(","));
   return `${lines.join("\r\n")}\r\n`;

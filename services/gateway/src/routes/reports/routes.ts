@@ -5,6 +5,7 @@
  * renders JSON or CSV.
  */
 
+import { DailyRow, MemberOutstanding, PayerReport } from "@points/shared";
 import { Router } from "express";
 import { z } from "zod";
 import type { GatewayContext } from "../../context";
@@ -14,15 +15,7 @@ import { pageEnvelope, pageLinks } from "../../pagination";
 import { authorize } from "../../permissions";
 import { mount, route } from "../../route";
 import { reportCsv } from "./csv";
-import {
-  DAILY_DAYS_MAX,
-  DailyRow,
-  MemberOutstanding,
-  MembersQuery,
-  PayerParams,
-  PayerReport,
-  PeriodQuery,
-} from "./schema";
+import { DAILY_DAYS_MAX, MembersQuery, PayerParams, PeriodQuery } from "./schema";
 import * as defaultStore from "./store";
 import type { ReportStore } from "./store-api";
 

@@ -1,6 +1,6 @@
 /** The shapes of the accounting report routes (contract 7, 8): what they accept and answer. */
 
-import { PartnerId, Timestamp } from "@points/shared";
+import { PartnerId, ReportRow, Timestamp } from "@points/shared";
 import { z } from "zod";
 import { PageQuery } from "../../pagination";
 
@@ -25,52 +25,5 @@ export const MembersQuery = z.object({
   ...PageQuery.shape,
 });
 
-const Points = z.number().int();
-export const ReportRow = z
-  .object({
-    payer: z.string(),
-    opening: Points.meta({ description: "Unspent, unexpired points (held included) at the start of `from`" }),
-    earned: Points,
-    adjusted: Points.meta({ description: "Negative transactions" }),
-    spent: Points.meta({ description: "Spends and hold captures" }),
-    spend_reversed: Points,
-    earn_reversed: Points,
-    expired: Points.meta({ description: "Counted at the instant the points expired" }),
-    closing: Points.meta({
-      description:
-        "= opening + earned - adjusted - spent + spend_reversed - earn_reversed - expired (end of `to`, or now)",
-    }),
-    held: Points.meta({ description: "How many of `closing` sit in open holds" }),
-  })
-  .meta({ id: "PayerReportRow" });
-export const PayerReport = z
-  .object({ from: z.string(), to: z.string(), payers: z.array(ReportRow) })
-  .meta({ id: "PayerReport" });
-export const MemberOutstanding = z
-  .object({ user_id: z.string(), outstanding: Points })
-  .meta({ id: "MemberOutstanding" });
-export const DailyRow = z
-  .object({
-    day: z.string(),
-    earned: Points,
-    adjusted: Points,
-    spent: Points,
-    spend_reversed: Points,
-    earn_reversed: Points,
-    expired: Points,
-    closing: Points,
-  })
-  .meta({ id: "PayerDay" });
-
-export const REPORT_COLUMNS = [
-  "payer",
-  "opening",
-  "earned",
-  "adjusted",
-  "spent",
-  "spend_reversed",
-  "earn_reversed",
-  "expired",
-  "closing",
-  "held",
-] as const;
+/** The CSV's columns: the JSON row's fields, in their order. */
+export const REPORT_COLUMNS = ReportRow.keyof().options;

@@ -4,40 +4,14 @@
  * figures the ledger maintains. Days are UTC `YYYY-MM-DD`; `to` is inclusive.
  */
 
+import type { DailyRow, ReportRow } from "@points/shared";
 import type { Pool } from "@points/shared/db";
-
-export interface PayerReportRow {
-  payer: string;
-  opening: number;
-  earned: number;
-  adjusted: number;
-  spent: number;
-  spend_reversed: number;
-  earn_reversed: number;
-  expired: number;
-  closing: number;
-  held: number;
-}
-
-export interface DailyRow {
-  day: string;
-  earned: number;
-  adjusted: number;
-  spent: number;
-  spend_reversed: number;
-  earn_reversed: number;
-  expired: number;
-  closing: number;
-}
 
 export interface ReportStore {
   /** The first UTC day with an entry, or null when there is none. */
   firstEntryDay(pool: Pool): Promise<string | null>;
   /** One row per payer that ever had a lot (only `payer` when given), ordered by payer. */
-  payerReport(
-    pool: Pool,
-    q: { from: string; to: string; payer?: string; now: Date },
-  ): Promise<PayerReportRow[]>;
+  payerReport(pool: Pool, q: { from: string; to: string; payer?: string; now: Date }): Promise<ReportRow[]>;
   /** Members holding the payer's points at asOf (unexpired, held included), most first, then user_id. */
   payerMembers(
     pool: Pool,

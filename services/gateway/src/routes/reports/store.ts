@@ -9,8 +9,9 @@
  * no answer counts points past their expiry and every row keeps its identity.
  */
 
+import type { DailyRow, ReportRow } from "@points/shared";
 import type { Pool } from "@points/shared/db";
-import type { DailyRow, PayerReportRow, ReportStore } from "./store-api";
+import type { ReportStore } from "./store-api";
 
 const DAY_MS = 86_400_000;
 const FIGURES = ["earned", "adjusted", "spent", "spend_reversed", "earn_reversed", "expired"] as const;
@@ -117,7 +118,7 @@ export const payerReport: ReportStore["payerReport"] = async (pool, q) => {
       ORDER BY p.payer COLLATE "C"`,
     [spans, starts, ends, inPeriod, q.payer ?? null, q.from, endOf(q.to, q.now)],
   );
-  return rows.map((r) => numeric<PayerReportRow>(r, "payer"));
+  return rows.map((r) => numeric<ReportRow>(r, "payer"));
 };
 
 export const payerDaily: ReportStore["payerDaily"] = async (pool, q) => {

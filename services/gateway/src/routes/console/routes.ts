@@ -1,15 +1,19 @@
-import { existsSync } from "node:fs";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
-import express, { type Request, type Response, Router } from "express";
-
 /**
  * GET /console/: the operations console, a static bundle built from packages/console (Vite) and
  * served as is. Public like /docs: the page holds no data; it signs in with a token and then
  * calls the API like any other client. Assets are content-hashed, so they are cached for good;
  * index.html is never cached, so a new build shows up on the next load. Any other path under
  * /console/ without a file extension is a page of the single-page app: index.html answers it.
+ *
+ * Plain express, not route() declarations: these are files and a redirect, not JSON API routes,
+ * and they stay out of the OpenAPI document (the console is a client of that API, not part of it).
  */
+
+import { existsSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import express, { type Request, type Response, Router } from "express";
+
 const ASSET_MAX_AGE_MS = 365 * 24 * 3600 * 1000;
 /** Only our own origin: the console loads nothing from elsewhere (works offline). */
 const CONTENT_SECURITY_POLICY =

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import express from "express";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { consoleDistDir, consoleRoutes } from "./console";
+import { consoleDistDir, consoleRoutes } from "./routes";
 
 /** The console's static serving, on its own (the browser tests in packages/console use the real bundle). */
 async function serve(dir: string | null): Promise<{ url: string; close: () => Promise<void> }> {

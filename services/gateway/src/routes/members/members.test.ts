@@ -1,12 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { TestApp } from "../../test-app.test-support";
 import {
   addLedgerEntry,
   type MembersHarness,
   memberBody,
   memberPath,
   startMembersHarness,
-} from "../members/members.test-support";
-import type { TestApp } from "../test-app.test-support";
+} from "./members.test-support";
 
 /** One member at a time: create, read, replace, patch, delete, and the database's refusals. */
 let harness: MembersHarness;

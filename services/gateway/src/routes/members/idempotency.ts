@@ -1,11 +1,11 @@
 import { inTransaction, type PoolClient } from "@points/shared/db";
 import type { Request, Response } from "express";
-import { principalName } from "../auth";
-import type { GatewayContext } from "../context";
-import { httpError } from "../http-errors";
-import { claimIdempotencyKey, type StoredResponse } from "../idempotency-keys";
-import { principalOf } from "../permissions";
-import { idempotencyKeyOf, requestHash } from "../submit";
+import { principalName } from "../../auth";
+import type { GatewayContext } from "../../context";
+import { httpError } from "../../http-errors";
+import { claimIdempotencyKey, type StoredResponse } from "../../idempotency-keys";
+import { principalOf } from "../../permissions";
+import { idempotencyKeyOf, requestHash } from "../../submit";
 
 /**
  * Idempotency-Key for writes that do not go through the ledger. The key row and the answer are

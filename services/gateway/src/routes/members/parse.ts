@@ -4,8 +4,8 @@
  */
 
 import type { z } from "zod";
-import { addField, httpError } from "../http-errors";
-import { BULK_MEMBERS_MAX, MemberInput } from "./schema";
+import { addField, httpError } from "../../http-errors";
+import { BULK_MEMBERS_MAX, MemberInput, type UpsertBody } from "./schema";
 
 type Fields = Record<string, string[]>;
 
@@ -32,8 +32,8 @@ export function parseMember<S extends z.ZodType>(schema: S, body: unknown): z.in
 }
 
 /** One object or an array of them; all valid, with no loyalty_id twice, or nothing is written. */
-export function parseUpsertBody(body: unknown): MemberInput[] {
-  if (!Array.isArray(body)) return [parseMember(MemberInput, body)];
+export function parseUpsertBody(body: unknown): UpsertBody {
+  if (!Array.isArray(body)) return parseMember(MemberInput, body);
   if (body.length > BULK_MEMBERS_MAX) {
     throw httpError("validation_failed", `at most ${BULK_MEMBERS_MAX} members per request`, {
       fields: { body: [`must hold at most ${BULK_MEMBERS_MAX} members, got ${body.length}`] },

@@ -1,5 +1,5 @@
 import { ENTRY_COLUMNS, type EntryRow, type Pool } from "@points/shared/db";
-import { currentTotal } from "../book-reads";
+import { currentTotal } from "../../book-reads";
 
 /**
  * The wallet API's reads. The ledger writes entries; these only read them, always filtered by

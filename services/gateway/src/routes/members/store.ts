@@ -5,7 +5,7 @@
  */
 
 import type { Pool, PoolClient } from "@points/shared/db";
-import { httpError } from "../http-errors";
+import { httpError } from "../../http-errors";
 import type { ListQuery, Member, MemberInput, OrderField } from "./schema";
 
 export type MemberRow = Omit<Member, "url">;

@@ -1,13 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { TestApp } from "../../test-app.test-support";
 import {
   type MemberBody,
   type MembersHarness,
   memberBody,
   startMembersHarness,
-} from "../members/members.test-support";
-import { ListQuery, ORDER_FIELDS } from "../members/schema";
-import { listStatement } from "../members/store";
-import type { TestApp } from "../test-app.test-support";
+} from "./members.test-support";
+import { ListQuery, ORDER_FIELDS } from "./schema";
+import { listStatement } from "./store";
 
 /**
  * GET /v1/members: pages and their links, search, every ordering, the is_male filter. Values

@@ -1,11 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import {
-  type MembersHarness,
-  memberBody,
-  memberPath,
-  startMembersHarness,
-} from "../members/members.test-support";
-import type { TestApp } from "../test-app.test-support";
+import type { TestApp } from "../../test-app.test-support";
+import { type MembersHarness, memberBody, memberPath, startMembersHarness } from "./members.test-support";
 
 /**
  * Contract section 5 for the register: create/upsert/bulk for admin and partners; list, update,

@@ -1,6 +1,7 @@
 import { EntryId, ExpiresAt, ItemInput, PartnerId, Reason, SignedPoints, UserId } from "@points/shared";
 import { z } from "zod";
-import { PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX, PageQuery } from "../pagination";
+import { PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX, PageQuery } from "../../pagination";
+import { Allocation, Item } from "../points/schema";
 
 /**
  * Requests and answers of the wallet API (contract section 2, "Wallet API"). The request schemas
@@ -54,10 +55,6 @@ export const InventoryQuery = z.strictObject({
 export type InventoryQuery = z.infer<typeof InventoryQuery>;
 
 // --- Answers ---
-export const Item = z
-  .object({ name: z.string(), used: z.boolean(), data: z.unknown().optional() })
-  .meta({ id: "Item" });
-export const Allocation = z.object({ payer: z.string(), points: z.number().int() });
 
 export const WalletEntry = z
   .object({

@@ -1,11 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import {
-  type MembersHarness,
-  memberBody,
-  memberPath,
-  startMembersHarness,
-} from "../members/members.test-support";
-import type { TestApp } from "../test-app.test-support";
+import type { TestApp } from "../../test-app.test-support";
+import { type MembersHarness, memberBody, memberPath, startMembersHarness } from "./members.test-support";
 
 /** Every field rule of the contract, each as an accepted and a refused value, plus OPTIONS. */
 let harness: MembersHarness;

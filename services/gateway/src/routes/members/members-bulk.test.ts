@@ -1,11 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import {
-  type MembersHarness,
-  memberBody,
-  memberPath,
-  startMembersHarness,
-} from "../members/members.test-support";
-import type { TestApp } from "../test-app.test-support";
+import type { TestApp } from "../../test-app.test-support";
+import { type MembersHarness, memberBody, memberPath, startMembersHarness } from "./members.test-support";
 
 /** Bulk upsert (all or nothing, with per-item errors) and Idempotency-Key on the register's writes. */
 let harness: MembersHarness;

@@ -7,7 +7,7 @@ import { createTestEnv, type TestEnv } from "@points/testing";
 import { startStack, TEST_ADMIN_TOKEN, type TestStack } from "@points/testing/stack";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type RunningIngest, startIngest } from "../../../ingest/src/ingest";
+import { type RunningIngest, startIngest } from "../../../../ingest/src/ingest";
 
 /**
  * GET /v1/dead-letters on a real stack: what the ledger and the ingest dead-letter shows up,

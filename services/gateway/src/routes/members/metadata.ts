@@ -3,6 +3,7 @@
  * builders and sync tools can discover the rules without reading the OpenAPI document.
  */
 
+import { z } from "zod";
 import {
   CARDNO_CHARS_MAX,
   CLIENT_NAME_CHARS_MAX,
@@ -11,20 +12,35 @@ import {
   LOYALTY_ID_CHARS_MAX,
 } from "./schema";
 
-export interface FieldMetadata {
-  type: "string" | "decimal" | "date" | "boolean" | "url";
-  required: boolean;
-  read_only: boolean;
-  label: string;
-  min_length?: number;
-  max_length?: number;
-  max_digits?: number;
-  decimal_places?: number;
-}
+const FieldMetadata = z.object({
+  type: z.enum(["string", "decimal", "date", "boolean", "url"]),
+  required: z.boolean(),
+  read_only: z.boolean(),
+  label: z.string(),
+  min_length: z.number().int().optional(),
+  max_length: z.number().int().optional(),
+  max_digits: z.number().int().optional(),
+  decimal_places: z.number().int().optional(),
+});
+type FieldMetadata = z.infer<typeof FieldMetadata>;
+
+/** The OPTIONS answer, as the document describes it. */
+export const OptionsResponse = z
+  .object({
+    name: z.string(),
+    description: z.string(),
+    renders: z.array(z.string()),
+    parses: z.array(z.string()),
+    actions: z.object({
+      POST: z.record(z.string(), FieldMetadata).optional(),
+      PUT: z.record(z.string(), FieldMetadata).optional(),
+    }),
+  })
+  .meta({ id: "MemberFieldMetadata" });
 
 const writable = { read_only: false } as const;
 
-export const MEMBER_FIELDS: Record<string, FieldMetadata> = {
+const MEMBER_FIELDS: Record<string, FieldMetadata> = {
   loyalty_id: {
     type: "string",
     required: true,
@@ -61,7 +77,7 @@ export const MEMBER_FIELDS: Record<string, FieldMetadata> = {
   url: { type: "url", required: false, read_only: true, label: "URL" },
 };
 
-export function optionsBody(name: string, action: "POST" | "PUT") {
+export function optionsBody(name: string, action: "POST" | "PUT"): z.infer<typeof OptionsResponse> {
   return {
     name,
     description: "The loyalty programme's member register",

@@ -6,7 +6,7 @@
 
 import { isStorableText, UserId } from "@points/shared";
 import { z } from "zod";
-import { PageQuery } from "../pagination";
+import { PageQuery } from "../../pagination";
 
 export const LOYALTY_ID_CHARS_MAX = 50;
 export const CARDNO_CHARS_MAX = 20;
@@ -16,6 +16,8 @@ export const DISCOUNT_FRACTION_DIGITS = 4;
 /** A double holds any decimal of this many significant digits exactly (DBL_DIG). */
 const JSON_NUMBER_DIGITS_EXACT = 15;
 export const BULK_MEMBERS_MAX = 10_000;
+/** The bulk upsert's body limit (1 MiB elsewhere): 10,000 members of every field at its longest. */
+export const MEMBERS_BODY_BYTES_MAX = 16 * 1024 * 1024;
 export const SEARCH_CHARS_MAX = 200;
 /**
  * A birthday is "in the future" only once that date has begun nowhere on Earth: the earliest
@@ -120,6 +122,10 @@ export const Member = z
   })
   .meta({ id: "Member" });
 export type Member = z.infer<typeof Member>;
+
+/** POST body as documented: one member or an array (parse.ts parses it, with per-item errors). */
+export const UpsertBody = z.union([MemberInput, z.array(MemberInput).max(BULK_MEMBERS_MAX)]);
+export type UpsertBody = z.infer<typeof UpsertBody>;
 
 export const UpsertResult = z
   .object({

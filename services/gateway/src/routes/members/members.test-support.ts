@@ -1,7 +1,7 @@
 /** Test helpers for the member register: a gateway on a fresh database, and member bodies. */
 
 import { createTestEnv } from "@points/testing";
-import { startTestApp, type TestApp } from "../test-app.test-support";
+import { startTestApp, type TestApp } from "../../test-app.test-support";
 
 export interface MembersHarness {
   app: TestApp;

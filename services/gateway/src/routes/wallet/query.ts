@@ -5,8 +5,8 @@
  */
 
 import type { Request } from "express";
-import { httpError } from "../http-errors";
-import { baseUrl } from "../pagination";
+import { httpError } from "../../http-errors";
+import { baseUrl } from "../../pagination";
 
 export type RawQuery = Record<string, string | string[]>;
 
