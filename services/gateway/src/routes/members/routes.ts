@@ -293,10 +293,14 @@ function memberUrl(ctx: GatewayContext, req: Request, member: { loyalty_id: stri
 
 /**
  * A member without entries may still have a cached (empty) balance; once the id is gone, GET
- * balance must answer 404, not that cache entry. Redis being down only leaves the TTL to bound it.
+ * balance must answer 404, not that cache entry. Redis being down only leaves the TTL to bound it
+ * (and the near cache's entry age, balance-near-cache.ts).
  */
 async function forgetBalance(ctx: GatewayContext, loyaltyId: string): Promise<void> {
-  await ctx.redis.del(redisKeys(ctx.config.REDIS_KEY_PREFIX).balance(loyaltyId)).catch(() => {});
+  const key = redisKeys(ctx.config.REDIS_KEY_PREFIX).balance(loyaltyId);
+  // This gateway's memory copy now (the writer reads its own write); others hear it from Redis.
+  ctx.nearCache?.evict(key);
+  await ctx.redis.del(key).catch(() => {});
 }
 
 const notFound = (id: string) => httpError("not_found", `member ${id} not found`);
