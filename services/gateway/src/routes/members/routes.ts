@@ -298,9 +298,10 @@ function memberUrl(ctx: GatewayContext, req: Request, member: { loyalty_id: stri
  */
 async function forgetBalance(ctx: GatewayContext, loyaltyId: string): Promise<void> {
   const key = redisKeys(ctx.config.REDIS_KEY_PREFIX).balance(loyaltyId);
-  // This gateway's memory copy now (the writer reads its own write); others hear it from Redis.
-  ctx.nearCache?.evict(key);
   await ctx.redis.del(key).catch(() => {});
+  // This gateway's memory copy too, after the DEL (a read racing it may have kept the old value),
+  // so the writer reads its own write; other gateways hear it from Redis's invalidation.
+  ctx.nearCache?.evict(key);
 }
 
 const notFound = (id: string) => httpError("not_found", `member ${id} not found`);
