@@ -104,20 +104,25 @@ describe("the stack on a 3-broker cluster", () => {
 async function runFaults(started: number, commandsTopic: string): Promise<number> {
   const nodes = cluster.nodes!;
   const at = (ms: number) => sleep(Math.max(0, started + ms - Date.now()));
-  const ledgerChanges = (async () => {
+  // Both timelines are awaited together: a failure in either (the extra ledger starting while the
+  // broker is down) fails the test instead of escaping as an unhandled rejection.
+  const ledgerChanges = async () => {
     await at(ADD_LEDGER_AT_MS);
     extraLedger = await startExtraLedger();
     await at(REMOVE_LEDGER_AT_MS);
     await extraLedger.stop();
     extraLedger = undefined;
-  })();
-  await at(KILL_AT_MS);
-  const victimId = await busiestLeader(commandsTopic);
-  const victim = nodes.find((n) => n.nodeId === victimId) as ClusterNode;
-  await victim.kill("SIGKILL");
-  await at(KILL_AT_MS + RESTART_AFTER_MS);
-  await victim.start();
-  await ledgerChanges;
+  };
+  const brokerKill = async () => {
+    await at(KILL_AT_MS);
+    const victimId = await busiestLeader(commandsTopic);
+    const victim = nodes.find((n) => n.nodeId === victimId) as ClusterNode;
+    await victim.kill("SIGKILL");
+    await at(KILL_AT_MS + RESTART_AFTER_MS);
+    await victim.start();
+    return victimId;
+  };
+  const [victimId] = await Promise.all([brokerKill(), ledgerChanges()]);
   return victimId;
 }
 
