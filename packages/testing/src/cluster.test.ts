@@ -36,6 +36,8 @@ const RETRY_PAUSE_MS = 250;
 /** A command still unanswered after this long fails the test (bounded, not a timing assertion). */
 const RETRY_DEADLINE_MS = 90_000;
 const CATCH_UP_MS = 60_000;
+/** The test's own bounds (load, the last command's retries, catch-up) and room for set-up calls. */
+const TEST_TIMEOUT_MS = LOAD_MS + RETRY_DEADLINE_MS + CATCH_UP_MS + 60_000;
 
 let env: TestEnv;
 let dataDir: string;
@@ -74,30 +76,34 @@ afterAll(async () => {
 }, 120_000);
 
 describe("the stack on a 3-broker cluster", () => {
-  it("applies every acknowledged command exactly once and in order through a broker kill and a ledger joining and leaving", async () => {
-    const api = stack!.api;
-    const partner = await api.createPartner(PARTNER);
-    const members = Array.from({ length: MEMBERS }, (_, i) => `cl-${i}`);
-    for (const m of members) await api.createMember(m);
-    const topics = topicNames(env.topicPrefix);
-    expect(await replicationOf(topics.commands)).toEqual({ replicas: BROKERS, minInsync: "2" });
+  it(
+    "applies every acknowledged command exactly once and in order through a broker kill and a ledger joining and leaving",
+    async () => {
+      const api = stack!.api;
+      const partner = await api.createPartner(PARTNER);
+      const members = Array.from({ length: MEMBERS }, (_, i) => `cl-${i}`);
+      for (const m of members) await api.createMember(m);
+      const topics = topicNames(env.topicPrefix);
+      expect(await replicationOf(topics.commands)).toEqual({ replicas: BROKERS, minInsync: "2" });
 
-    const started = Date.now();
-    const stopAt = started + LOAD_MS;
-    const load = Promise.all(members.map((m) => memberWorker(api.url, partner.token, m, stopAt)));
-    const faults = runFaults(started, topics.commands);
-    const [counts, victim] = await Promise.all([load, faults]);
-    console.log(
-      `[cluster] killed broker ${victim}; ${counts.reduce((a, b) => a + b, 0)} commands acknowledged`,
-    );
+      const started = Date.now();
+      const stopAt = started + LOAD_MS;
+      const load = Promise.all(members.map((m) => memberWorker(api.url, partner.token, m, stopAt)));
+      const faults = runFaults(started, topics.commands);
+      const [counts, victim] = await Promise.all([load, faults]);
+      console.log(
+        `[cluster] killed broker ${victim}; ${counts.reduce((a, b) => a + b, 0)} commands acknowledged`,
+      );
 
-    for (const [i, member] of members.entries()) {
-      const n = counts[i]!;
-      expect(n).toBeGreaterThan(0);
-      const amounts = await waitForEntries(member, n);
-      expect(amounts, member).toEqual(Array.from({ length: n }, (_, k) => k + 1));
-    }
-  });
+      for (const [i, member] of members.entries()) {
+        const n = counts[i]!;
+        expect(n).toBeGreaterThan(0);
+        const amounts = await waitForEntries(member, n);
+        expect(amounts, member).toEqual(Array.from({ length: n }, (_, k) => k + 1));
+      }
+    },
+    TEST_TIMEOUT_MS,
+  );
 });
 
 /** The leader of the most ledger.commands partitions is killed, then restarted; a ledger joins and leaves. */
