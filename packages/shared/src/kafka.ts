@@ -54,14 +54,28 @@ export function kafkaSasl(
   return { mechanism: config.KAFKA_SASL_MECHANISM, username, password } as KafkaSasl;
 }
 
-export function createKafka(clientId: string, brokers: string[], log?: Logger, sasl?: KafkaSasl): Kafka {
+/** kafkajs's own retries per operation; `retries` may be lowered (tests that expect a refusal). */
+export const KAFKA_CLIENT_RETRIES = 8;
+
+export function createKafka(
+  clientId: string,
+  brokers: string[],
+  log?: Logger,
+  sasl?: KafkaSasl,
+  options: { retries?: number } = {},
+): Kafka {
   return new Kafka({
     clientId,
     brokers,
-    ...(sasl ? { sasl } : {}),
+    // A fresh object with only the three fields: kafkajs stores its SCRAM authenticator, bound to
+    // the password it first saw, on the sasl object it is given, so a copy of a used object made
+    // with another password would still log in with the first one.
+    ...(sasl
+      ? { sasl: { mechanism: sasl.mechanism, username: sasl.username, password: sasl.password } as KafkaSasl }
+      : {}),
     logLevel: log ? logLevel.INFO : logLevel.NOTHING,
     ...(log ? { logCreator: () => (entry: LogEntry) => forward(log, entry) } : {}),
-    retry: { initialRetryTime: 100, retries: 8 },
+    retry: { initialRetryTime: 100, retries: options.retries ?? KAFKA_CLIENT_RETRIES },
     connectionTimeout: 3_000,
     requestTimeout: 10_000,
   });
@@ -305,4 +319,91 @@ export async function processWithRetry(
       await payload.heartbeat();
     }
   }
+}
+
+// --- Broker loss: retriable errors contained, the rest surfaced ----------------------------------
+
+/**
+ * Whether a kafkajs error is one a retry can fix: a broker down, a connection closed, a request
+ * timed out, a leader moved. kafkajs wraps what it gave up on (KafkaJSNumberOfRetriesExceeded,
+ * retriable false) around the error that made it give up, so the deepest cause decides. Errors
+ * that are not kafkajs's own (a bug in our code) and kafkajs's non-retriable ones (a refused
+ * login, an ACL, an invariant violation) are not.
+ */
+export function isRetriableKafkaError(err: unknown): boolean {
+  let e = err as { name?: unknown; retriable?: unknown; cause?: unknown } | null | undefined;
+  for (let depth = 0; depth < CAUSE_DEPTH_MAX && e?.cause instanceof Error; depth++) {
+    e = e.cause as typeof e;
+  }
+  return typeof e?.name === "string" && e.name.startsWith("KafkaJS") && e.retriable === true;
+}
+const CAUSE_DEPTH_MAX = 8;
+
+const CONNECT_RETRY_MS_MIN = 250;
+const CONNECT_RETRY_MS_MAX = 2_000;
+/** Long enough for a killed broker's restart or a leader election; then start-up fails loudly. */
+export const KAFKA_CONNECT_WAIT_MS_MAX = 120_000;
+
+/**
+ * Connects a kafkajs client, retrying while the error is retriable. Why: an idempotent
+ * producer's connect asks one broker of the metadata for a producer id and gives up at once with
+ * a bare KafkaJSConnectionError when that broker is the one just killed (kafkajs 2.2.4,
+ * eosManager.initProducerId bails on anything but a protocol error), so a service starting during
+ * a broker loss would fail. Non-retriable errors (a refused login) are thrown at once; after
+ * waitMsMax the last error is thrown, and the service's start fails (crash-only, restarted).
+ */
+export async function connectWithRetry(
+  what: string,
+  connect: () => Promise<void>,
+  log: Logger,
+  options: { waitMsMax?: number; onRetry?: (err: unknown) => void } = {},
+): Promise<void> {
+  const deadline = Date.now() + (options.waitMsMax ?? KAFKA_CONNECT_WAIT_MS_MAX);
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await connect();
+    } catch (err) {
+      if (!isRetriableKafkaError(err) || Date.now() >= deadline) throw err;
+      const delay = Math.min(CONNECT_RETRY_MS_MAX, CONNECT_RETRY_MS_MIN * 2 ** attempt);
+      log.warn({ err: String(err), attempt, delay }, `${what} cannot connect (Kafka); retrying`);
+      options.onRetry?.(err);
+      await new Promise((r) => setTimeout(r, delay));
+    }
+  }
+}
+
+let rejectionsContained = 0;
+
+/** How many retriable kafkajs rejections containKafkaRejections has absorbed in this process (a metric). */
+export function kafkaRejectionsContained(): number {
+  return rejectionsContained;
+}
+
+/**
+ * Installs the process's unhandled-rejection policy (service processes only, from runService).
+ * kafkajs 2.2.4 can leave a promise of its own rejected with nobody listening when a broker dies
+ * under it (tulios/kafkajs#702, #796, #1686: a request timed out or a connection closed on a
+ * path nothing awaits); Node's default then kills the process, for an error kafkajs retries on
+ * the paths that matter (every send and commit we await is retried or reported to its caller).
+ * A retriable kafkajs error is logged and counted; anything else is a bug: logged as fatal and
+ * the process exits 1, as Node's default would (crash-only; the process manager restarts it).
+ */
+export function containKafkaRejections(log: Logger, exit: (code: number) => void = process.exit): () => void {
+  const onRejection = (reason: unknown) => {
+    if (isRetriableKafkaError(reason)) {
+      rejectionsContained++;
+      log.warn(
+        { err: String(reason), cause: String((reason as { cause?: unknown })?.cause ?? "") },
+        "kafkajs left a retriable error unhandled (broker loss); contained",
+      );
+      return;
+    }
+    log.fatal(
+      { err: reason instanceof Error ? (reason.stack ?? String(reason)) : String(reason) },
+      "unhandled rejection; exiting",
+    );
+    exit(1);
+  };
+  process.on("unhandledRejection", onRejection);
+  return () => void process.off("unhandledRejection", onRejection);
 }

@@ -36,6 +36,8 @@ const RETRY_PAUSE_MS = 250;
 /** A command still unanswered after this long fails the test (bounded, not a timing assertion). */
 const RETRY_DEADLINE_MS = 90_000;
 const CATCH_UP_MS = 60_000;
+/** The test's own bounds (load, the last command's retries, catch-up) and room for set-up calls. */
+const TEST_TIMEOUT_MS = LOAD_MS + RETRY_DEADLINE_MS + CATCH_UP_MS + 60_000;
 
 let env: TestEnv;
 let dataDir: string;
@@ -74,50 +76,59 @@ afterAll(async () => {
 }, 120_000);
 
 describe("the stack on a 3-broker cluster", () => {
-  it("applies every acknowledged command exactly once and in order through a broker kill and a ledger joining and leaving", async () => {
-    const api = stack!.api;
-    const partner = await api.createPartner(PARTNER);
-    const members = Array.from({ length: MEMBERS }, (_, i) => `cl-${i}`);
-    for (const m of members) await api.createMember(m);
-    const topics = topicNames(env.topicPrefix);
-    expect(await replicationOf(topics.commands)).toEqual({ replicas: BROKERS, minInsync: "2" });
+  it(
+    "applies every acknowledged command exactly once and in order through a broker kill and a ledger joining and leaving",
+    async () => {
+      const api = stack!.api;
+      const partner = await api.createPartner(PARTNER);
+      const members = Array.from({ length: MEMBERS }, (_, i) => `cl-${i}`);
+      for (const m of members) await api.createMember(m);
+      const topics = topicNames(env.topicPrefix);
+      expect(await replicationOf(topics.commands)).toEqual({ replicas: BROKERS, minInsync: "2" });
 
-    const started = Date.now();
-    const stopAt = started + LOAD_MS;
-    const load = Promise.all(members.map((m) => memberWorker(api.url, partner.token, m, stopAt)));
-    const faults = runFaults(started, topics.commands);
-    const [counts, victim] = await Promise.all([load, faults]);
-    console.log(
-      `[cluster] killed broker ${victim}; ${counts.reduce((a, b) => a + b, 0)} commands acknowledged`,
-    );
+      const started = Date.now();
+      const stopAt = started + LOAD_MS;
+      const load = Promise.all(members.map((m) => memberWorker(api.url, partner.token, m, stopAt)));
+      const faults = runFaults(started, topics.commands);
+      const [counts, victim] = await Promise.all([load, faults]);
+      console.log(
+        `[cluster] killed broker ${victim}; ${counts.reduce((a, b) => a + b, 0)} commands acknowledged`,
+      );
 
-    for (const [i, member] of members.entries()) {
-      const n = counts[i]!;
-      expect(n).toBeGreaterThan(0);
-      const amounts = await waitForEntries(member, n);
-      expect(amounts, member).toEqual(Array.from({ length: n }, (_, k) => k + 1));
-    }
-  });
+      for (const [i, member] of members.entries()) {
+        const n = counts[i]!;
+        expect(n).toBeGreaterThan(0);
+        const amounts = await waitForEntries(member, n);
+        expect(amounts, member).toEqual(Array.from({ length: n }, (_, k) => k + 1));
+      }
+    },
+    TEST_TIMEOUT_MS,
+  );
 });
 
 /** The leader of the most ledger.commands partitions is killed, then restarted; a ledger joins and leaves. */
 async function runFaults(started: number, commandsTopic: string): Promise<number> {
   const nodes = cluster.nodes!;
   const at = (ms: number) => sleep(Math.max(0, started + ms - Date.now()));
-  const ledgerChanges = (async () => {
+  // Both timelines are awaited together: a failure in either (the extra ledger starting while the
+  // broker is down) fails the test instead of escaping as an unhandled rejection.
+  const ledgerChanges = async () => {
     await at(ADD_LEDGER_AT_MS);
     extraLedger = await startExtraLedger();
     await at(REMOVE_LEDGER_AT_MS);
     await extraLedger.stop();
     extraLedger = undefined;
-  })();
-  await at(KILL_AT_MS);
-  const victimId = await busiestLeader(commandsTopic);
-  const victim = nodes.find((n) => n.nodeId === victimId) as ClusterNode;
-  await victim.kill("SIGKILL");
-  await at(KILL_AT_MS + RESTART_AFTER_MS);
-  await victim.start();
-  await ledgerChanges;
+  };
+  const brokerKill = async () => {
+    await at(KILL_AT_MS);
+    const victimId = await busiestLeader(commandsTopic);
+    const victim = nodes.find((n) => n.nodeId === victimId) as ClusterNode;
+    await victim.kill("SIGKILL");
+    await at(KILL_AT_MS + RESTART_AFTER_MS);
+    await victim.start();
+    return victimId;
+  };
+  const [victimId] = await Promise.all([brokerKill(), ledgerChanges()]);
   return victimId;
 }
 

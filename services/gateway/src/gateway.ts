@@ -7,7 +7,7 @@ import type { Duplex } from "node:stream";
 import { type GatewayConfig, redisKeys, topicNames } from "@points/shared";
 import { signingProducer } from "@points/shared/command-auth";
 import { createPool } from "@points/shared/db";
-import { createKafka, createProducer, kafkaSasl } from "@points/shared/kafka";
+import { createKafka, createProducer, kafkaRejectionsContained, kafkaSasl } from "@points/shared/kafka";
 import type { Logger } from "@points/shared/logger";
 import { Redis } from "ioredis";
 import { Counter, collectDefaultMetrics, Registry } from "prom-client";
@@ -105,6 +105,15 @@ function gatewayContext(
     name: "gateway_token_invalidation_publish_failures_total",
     help: "Token replacements other gateways were not told of through Redis (they expire it from their cache)",
     registers: [metrics],
+  });
+  new Counter({
+    name: "kafka_rejections_contained_total",
+    help: "Retriable Kafka client errors left unhandled inside kafkajs (a broker loss) and contained",
+    registers: [metrics],
+    collect() {
+      this.reset();
+      this.inc(kafkaRejectionsContained());
+    },
   });
   return {
     config,

@@ -4,6 +4,7 @@ import { signingProducer } from "@points/shared/command-auth";
 import { createPool, type Pool } from "@points/shared/db";
 import type { Admin } from "@points/shared/kafka";
 import {
+  connectWithRetry,
   createKafka,
   createProducer,
   exitOnFatalCrash,
@@ -49,7 +50,11 @@ export async function startIngest(config: IngestConfig, log: Logger): Promise<Ru
   );
   const secrets = new PartnerSecrets(pool, log, () => metrics.secretReloads.inc());
   await secrets.start();
-  await Promise.all([producer.connect(), admin.connect(), consumer.connect()]);
+  await Promise.all([
+    connectWithRetry("ingest producer", () => producer.connect(), log),
+    connectWithRetry("ingest admin", () => admin.connect(), log),
+    connectWithRetry("ingest consumer", () => consumer.connect(), log),
+  ]);
   exitOnFatalCrash(consumer, log);
   await runIngestConsumer({
     consumer,

@@ -1,3 +1,4 @@
+import { kafkaRejectionsContained } from "@points/shared/kafka";
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 import { DLQ_CODES, type DlqCode } from "./verify-partner-event";
 
@@ -10,6 +11,15 @@ export interface PartitionLag {
 export class IngestMetrics {
   readonly registry = new Registry();
   private lagQuery: Promise<void> | null = null;
+  readonly kafkaRejectionsContained = new Counter({
+    name: "kafka_rejections_contained_total",
+    help: "Retriable Kafka client errors left unhandled inside kafkajs (a broker loss) and contained",
+    registers: [this.registry],
+    collect() {
+      this.reset();
+      this.inc(kafkaRejectionsContained());
+    },
+  });
   readonly accepted = new Counter({
     name: "ingest_events_accepted_total",
     help: "Partner events forwarded to ledger.commands (acknowledged by Kafka)",

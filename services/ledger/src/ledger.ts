@@ -4,6 +4,7 @@ import { type LedgerConfig, topicNames } from "@points/shared";
 import { createPool } from "@points/shared/db";
 import { recordDeadLetters } from "@points/shared/dead-letter-store";
 import {
+  connectWithRetry,
   createKafka,
   createProducer,
   exitOnFatalCrash,
@@ -51,8 +52,8 @@ export async function startLedger(config: LedgerConfig, log: Logger): Promise<Ru
     maxBytesPerPartition: 1024 * 1024,
   });
   const metrics = new LedgerMetrics();
-  await producer.connect();
-  await consumer.connect();
+  await connectWithRetry("ledger producer", () => producer.connect(), log);
+  await connectWithRetry("ledger consumer", () => consumer.connect(), log);
   const publisher = new OutcomePublisher(producer, redis, topics.events, config.REDIS_KEY_PREFIX, log);
   // A crash ends in a rebalance: every group join compares cached versions with Postgres.
   // And so does Redis coming back (it may return with a snapshot older than Postgres).

@@ -1,4 +1,5 @@
 import type { LedgerOutcome } from "@points/shared";
+import { kafkaRejectionsContained } from "@points/shared/kafka";
 import { Counter, collectDefaultMetrics, Histogram, Registry } from "prom-client";
 
 export class LedgerMetrics {
@@ -32,6 +33,15 @@ export class LedgerMetrics {
     registers: [this.registry],
   });
 
+  readonly kafkaRejectionsContained = new Counter({
+    name: "kafka_rejections_contained_total",
+    help: "Retriable Kafka client errors left unhandled inside kafkajs (a broker loss) and contained",
+    registers: [this.registry],
+    collect() {
+      this.reset();
+      this.inc(kafkaRejectionsContained());
+    },
+  });
   readonly prunedRows = new Counter({
     name: "ledger_pruned_rows_total",
     help: "Bookkeeping rows deleted by the retention pruner, by table",
