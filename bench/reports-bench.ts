@@ -96,8 +96,16 @@ async function deriveFigures(db: pg.Client): Promise<void> {
          FROM fig_days CROSS JOIN (VALUES ('day'), ('month'), ('year')) AS s(span)
         GROUP BY 1, 2, 3, 4`,
     );
+    await db.query(
+      `INSERT INTO report_totals (kafka_partition, payer, day, earned, adjusted, spent, spend_reversed,
+                                  earn_reversed, expired, held)
+       SELECT kafka_partition, payer, day, sum(earned) OVER w, 0, sum(spent) OVER w, 0, 0, sum(expired) OVER w, 0
+         FROM fig_days WINDOW w AS (PARTITION BY kafka_partition, payer ORDER BY day)`,
+    );
   });
-  await timed("vacuum analyze", () => db.query("VACUUM ANALYZE lots, payer_balances, report_figures"));
+  await timed("vacuum analyze", () =>
+    db.query("VACUUM ANALYZE lots, payer_balances, report_figures, report_totals"),
+  );
 }
 
 function cycle(paths: string[]) {
@@ -167,15 +175,20 @@ function drainCommand(n: number) {
       };
 }
 
-/** The figure writes skipped: a BEFORE INSERT trigger drops every report_figures row. */
+/**
+ * The figure writes skipped: a BEFORE INSERT trigger drops every report_figures and report_totals
+ * row (an upsert's row is dropped before its conflict check, so nothing is updated either).
+ */
 async function setFigures(db: pg.Client, on: boolean): Promise<void> {
-  await db.query(
-    on
-      ? "DROP TRIGGER IF EXISTS bench_skip_figures ON report_figures"
-      : `DROP TRIGGER IF EXISTS bench_skip_figures ON report_figures;
-         CREATE OR REPLACE FUNCTION bench_skip_figures() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NULL; END $$;
-         CREATE TRIGGER bench_skip_figures BEFORE INSERT ON report_figures FOR EACH ROW EXECUTE FUNCTION bench_skip_figures()`,
-  );
+  for (const table of ["report_figures", "report_totals"]) {
+    await db.query(
+      on
+        ? `DROP TRIGGER IF EXISTS bench_skip_figures ON ${table}`
+        : `DROP TRIGGER IF EXISTS bench_skip_figures ON ${table};
+           CREATE OR REPLACE FUNCTION bench_skip_figures() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NULL; END $$;
+           CREATE TRIGGER bench_skip_figures BEFORE INSERT ON ${table} FOR EACH ROW EXECUTE FUNCTION bench_skip_figures()`,
+    );
+  }
 }
 
 async function drainOnce(
@@ -231,7 +244,7 @@ async function drains(stack: BenchStack, db: pg.Client): Promise<{ with: number[
 }
 
 export async function reportsBench(): Promise<void> {
-  const stack = await startBenchStack("reports");
+  const stack = await startBenchStack("reports", Number(process.env.BENCH_PORT ?? 18080));
   const db = new pg.Client({ connectionString: stack.databaseUrl });
   await db.connect();
   try {
