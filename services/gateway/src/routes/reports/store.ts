@@ -65,6 +65,32 @@ const UNRECORDED = `SELECT payer, (expires_at AT TIME ZONE 'UTC')::date AS day, 
                       FROM lots WHERE remaining > 0 AND expires_at IS NOT NULL AND expires_at < $end
                      GROUP BY 1, 2`;
 
+/**
+ * One read with parallel workers and JIT off. The due-expiry part's estimate comes from the lots'
+ * whole expires_at histogram (most of it past, but those lots have no `remaining` left), so the
+ * planner expects ~200,000 rows where there are a few hundred: the plan's cost crosses the JIT
+ * threshold (compiling took 240 ms of a 10M-lot report) and starts parallel workers, each costing
+ * more than the read itself, and more again under concurrent reads.
+ */
+async function plainRead<R extends Record<string, unknown>>(pool: Pool, sql: string, params: unknown[]) {
+  const client = await pool.connect();
+  let broken: Error | undefined;
+  try {
+    await client.query("BEGIN READ ONLY; SET LOCAL max_parallel_workers_per_gather = 0; SET LOCAL jit = off");
+    const { rows } = await client.query<R>(sql, params);
+    await client.query("COMMIT");
+    return rows;
+  } catch (err) {
+    // A connection that cannot even roll back is dropped, not handed to the next request.
+    await client.query("ROLLBACK").catch((e: Error) => {
+      broken = e;
+    });
+    throw err;
+  } finally {
+    client.release(broken);
+  }
+}
+
 export const firstEntryDay: ReportStore["firstEntryDay"] = async (pool: Pool) => {
   const { rows } = await pool.query<{ day: string | null }>(
     `SELECT to_char(min(period), 'YYYY-MM-DD') AS day FROM report_figures WHERE span = 'day'`,
@@ -77,15 +103,24 @@ const numeric = <T>(r: Record<string, string>, text: string) =>
 
 /**
  * Each (partition, payer) once: a skip scan of report_totals' primary key (one index probe per
- * pair, not a read of every day row).
+ * pair, not a read of every day row). For one payer ($3), a skip scan of the partitions and a
+ * probe of (partition, payer) in each.
  */
-const PAIRS = `WITH RECURSIVE pairs AS (
+const ALL_PAIRS = `WITH RECURSIVE pairs AS (
   (SELECT kafka_partition, payer FROM report_totals ORDER BY kafka_partition, payer LIMIT 1)
   UNION ALL
   SELECT n.kafka_partition, n.payer FROM pairs p CROSS JOIN LATERAL
     (SELECT t.kafka_partition, t.payer FROM report_totals t
       WHERE (t.kafka_partition, t.payer) > (p.kafka_partition, p.payer)
       ORDER BY t.kafka_partition, t.payer LIMIT 1) n)`;
+const PAYER_PAIRS = `WITH RECURSIVE parts AS (
+  (SELECT kafka_partition FROM report_totals ORDER BY kafka_partition LIMIT 1)
+  UNION ALL
+  SELECT n.kafka_partition FROM parts p CROSS JOIN LATERAL
+    (SELECT t.kafka_partition FROM report_totals t WHERE t.kafka_partition > p.kafka_partition
+      ORDER BY t.kafka_partition LIMIT 1) n),
+  pairs AS (SELECT p.kafka_partition, $3::text AS payer FROM parts p
+             WHERE EXISTS (SELECT 1 FROM report_totals t WHERE t.kafka_partition = p.kafka_partition AND t.payer = $3))`;
 
 /** The totals of a pair `p` through the day `$day` (the latest row at or before it). */
 const totalsThrough = (day: string) =>
@@ -100,8 +135,9 @@ const NET_OF = (t: string) =>
  * over the partitions (two index probes per pair); a period's movements are their difference.
  */
 export const payerReport: ReportStore["payerReport"] = async (pool, q) => {
-  const { rows } = await pool.query<Record<string, string>>(
-    `${PAIRS},
+  const rows = await plainRead<Record<string, string>>(
+    pool,
+    `${q.payer === undefined ? ALL_PAIRS : PAYER_PAIRS},
           u AS (SELECT payer, day >= $1::date AS in_period, points
                   FROM (${UNRECORDED.replace("$end", "$2")}) u WHERE $3::text IS NULL OR payer = $3),
           sums AS (SELECT p.payer,
