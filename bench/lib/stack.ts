@@ -50,7 +50,9 @@ export async function startBenchStack(tag: string, port = 18080): Promise<BenchS
   const database = process.env.BENCH_DATABASE ?? `points_bench_${tag}`;
   const admin = new pg.Client({ connectionString: adminUrl });
   await admin.connect();
-  await admin.query(`DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`);
+  // BENCH_KEEP_DATABASE=1: reuse a database a previous run loaded (new migrations still apply).
+  if (!process.env.BENCH_KEEP_DATABASE)
+    await admin.query(`DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`);
   await admin.end();
   const databaseUrl = adminUrl.replace(/\/[^/]*$/, `/${database}`);
   await ensureDatabase(databaseUrl);

@@ -9,7 +9,7 @@ import type { PoolClient } from "@points/shared/db";
 import type { CommandRecord } from "./command-record";
 import { lotKey, payerKey } from "./keys";
 import type { LoadedLots } from "./prefetch";
-import { ReportFigures, upsertFigures } from "./report-figures";
+import { ReportFigures, upsertFigures, upsertTotals } from "./report-figures";
 import { type AccountRow, type PayerRow, updateAccounts, upsertPayers } from "./storage/accounts";
 import { type AllocationRow, insertAllocations } from "./storage/allocations";
 import { insertCommands } from "./storage/commands";
@@ -267,6 +267,7 @@ export class BatchWrites {
       ...slicesOf(insertHoldAllocations, this.holdAllocations),
       ...slicesOf(insertMovements, [...this.movements.values()]),
       ...slicesOf(upsertFigures, this.figures.rows()),
+      ...slicesOf(upsertTotals, this.figures.rows()),
       ...slicesOf(updateEntriesReversed, [...this.entriesReversed.values()]),
       ...slicesOf(updateAllocationsReversed, [...this.allocationsReversed.values()]),
     ];

@@ -3,6 +3,8 @@
  * the backup test): recomputes them from the raw tables and lists every difference.
  * - per (partition, payer, day | month | year): report_figures = the movements of the members of
  *   that partition (accounts.kafka_partition), summed by the UTC period of `at`;
+ * - per (partition, payer, day): report_totals (migration 011) = those movements counted on or
+ *   before that day, one row per day with a movement;
  * - per payer and UTC day: earned = the points of the lots whose earn entry was applied that day;
  * - per payer, all time, from the lots (the core's lot-by-lot conservation): earned = points,
  *   adjusted, expired, earn_reversed = reversed, spent - spend_reversed = the rest, held;
@@ -17,7 +19,7 @@ export interface Queryable {
 }
 
 export interface Difference {
-  check: "figures" | "earned_by_day" | "lots" | "closing" | "total" | "outstanding";
+  check: "figures" | "totals" | "earned_by_day" | "lots" | "closing" | "total" | "outstanding";
   payer?: string;
   day?: string;
   detail: string;
@@ -59,6 +61,38 @@ async function figuresVsMovements(db: Queryable): Promise<Difference[]> {
     payer: r.payer!,
     day: r.period!,
     detail: `partition ${r.kafka_partition} ${r.span} ${r.period}: ${fieldDiffs(r, CATS)}`,
+  }));
+}
+
+async function totalsVsMovements(db: Queryable): Promise<Difference[]> {
+  const { rows } = await db.query<Record<string, string>>(
+    `WITH d AS (SELECT coalesce(a.kafka_partition, -1) AS kafka_partition, m.payer,
+                       (m.at AT TIME ZONE 'UTC')::date AS day,
+                       ${CATS.map((c) => `coalesce(sum(m.points) FILTER (WHERE m.category = '${c}'), 0) AS ${c}`).join(", ")}
+                  FROM movements m LEFT JOIN accounts a USING (user_id)
+                 GROUP BY 1, 2, 3),
+          r AS (SELECT kafka_partition, payer, day, ${CATS.map((c) => `sum(${c}) OVER w AS ${c}`).join(", ")}
+                  FROM d WINDOW w AS (PARTITION BY kafka_partition, payer ORDER BY day))
+     SELECT coalesce(f.kafka_partition, r.kafka_partition) AS kafka_partition, coalesce(f.payer, r.payer) AS payer,
+            to_char(coalesce(f.day, r.day), 'YYYY-MM-DD') AS day,
+            ${CATS.map((c) => `f.${c} AS f_${c}, r.${c} AS r_${c}`).join(", ")}
+       FROM report_totals f FULL JOIN r
+         ON f.kafka_partition = r.kafka_partition AND f.payer = r.payer AND f.day = r.day
+      WHERE f.day IS NULL OR r.day IS NULL
+         OR (${CATS.map((c) => `f.${c}`).join(", ")}) IS DISTINCT FROM (${CATS.map((c) => `r.${c}`).join(", ")})
+      ORDER BY 2, 3, 1 LIMIT ${DIFFERENCES_LISTED_MAX}`,
+  );
+  return rows.map((r) => ({
+    check: "totals",
+    payer: r.payer!,
+    day: r.day!,
+    detail: `partition ${r.kafka_partition} totals through ${r.day}: ${
+      r.f_earned === null
+        ? "missing row"
+        : r.r_earned === null
+          ? "row without movements"
+          : fieldDiffs(r, CATS)
+    }`,
   }));
 }
 
@@ -158,6 +192,7 @@ async function outstanding(db: Queryable): Promise<Difference[]> {
 export async function reconcile(db: Queryable, now: Date = new Date()): Promise<Difference[]> {
   return [
     ...(await figuresVsMovements(db)),
+    ...(await totalsVsMovements(db)),
     ...(await earnedByDay(db)),
     ...(await lotsVsFigures(db)),
     ...(await closings(db, now)),

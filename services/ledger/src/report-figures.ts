@@ -4,6 +4,8 @@
  * of `report_figures` by one statement (a data-modifying CTE of the batch write). Only the writer
  * of a partition writes its rows, so no row is shared between writers; a late-recorded expiry
  * counts on the day it expired (Movement.at), updating a past period's row of the same partition.
+ * The same rows also move the running totals (`report_totals`, migration 011) the payer report
+ * reads: two rows per (partition, payer) for any period.
  */
 import type { Movement, MovementCategory } from "@points/core";
 import { assert, MovementCategory as MovementCategoryEnum } from "@points/shared";
@@ -86,4 +88,32 @@ export const upsertFigures: TableWrite<FigureRow> = {
       GROUP BY 1, 2, 3, 4
      ON CONFLICT (kafka_partition, payer, span, period) DO UPDATE SET
        ${FIGURE_CATEGORIES.map((c) => `${c} = report_figures.${c} + excluded.${c}`).join(",\n       ")}`,
+};
+
+/**
+ * The running totals (migration 011): for each (partition, payer) of the batch, its rows from the
+ * batch's first day on (the batch's days and the later days already kept, which a late expiry
+ * reaches) are set to the totals through that day: the latest kept row at or before it plus the
+ * batch's sums of the days up to it. One statement, one snapshot, each row written once; only
+ * this partition's writer writes these rows, so nothing changes them between read and write.
+ */
+export const upsertTotals: TableWrite<FigureRow> = {
+  columns: upsertFigures.columns,
+  sql: (from) =>
+    `INSERT INTO report_totals AS t (kafka_partition, payer, day, ${names})
+     SELECT d.kafka_partition, d.payer, d.day,
+            ${FIGURE_CATEGORIES.map((c) => `coalesce(k.${c}, 0) + s.${c}`).join(", ")}
+       FROM (SELECT kafka_partition, payer, day FROM ${from}
+             UNION
+             SELECT k.kafka_partition, k.payer, k.day
+               FROM (SELECT kafka_partition, payer, min(day) AS first FROM ${from} GROUP BY 1, 2) f
+               JOIN report_totals k
+                 ON k.kafka_partition = f.kafka_partition AND k.payer = f.payer AND k.day > f.first) d
+       LEFT JOIN LATERAL (SELECT * FROM report_totals k
+                           WHERE k.kafka_partition = d.kafka_partition AND k.payer = d.payer AND k.day <= d.day
+                           ORDER BY k.day DESC LIMIT 1) k ON true
+      CROSS JOIN LATERAL (SELECT ${FIGURE_CATEGORIES.map((c) => `sum(v.${c}) AS ${c}`).join(", ")} FROM ${from}
+                           WHERE v.kafka_partition = d.kafka_partition AND v.payer = d.payer AND v.day <= d.day) s
+     ON CONFLICT (kafka_partition, payer, day) DO UPDATE SET
+       ${FIGURE_CATEGORIES.map((c) => `${c} = excluded.${c}`).join(",\n       ")}`,
 };

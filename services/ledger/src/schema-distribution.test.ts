@@ -19,6 +19,8 @@ const NOT_KEYED_BY_USER: Record<string, string> = {
   dead_letters: "operators' copy of refused messages; not ledger data",
   report_figures:
     "one writer per Kafka partition (the partition's ledger); Citus: distributed by kafka_partition or kept on the coordinator",
+  report_totals:
+    "running totals of report_figures, same writer and distribution (one writer per Kafka partition; Citus: by kafka_partition or on the coordinator)",
   schema_migrations: "the migration log",
 };
 

@@ -304,4 +304,27 @@ describe("reconciliation", () => {
     expect(failed?.code).toBe(1);
     expect(failed?.stdout).toContain(`payer B day ${D2}`);
   }, 60_000);
+
+  it("names the payer and day of a corrupted running total, and of a missing one", async () => {
+    await app.pool.query(
+      `UPDATE report_figures SET spent = spent - 1 WHERE payer = 'B' AND span = 'day' AND period = $1 AND kafka_partition = 3`,
+      [D2],
+    );
+    expect(await reconcile(app.pool)).toEqual([]);
+    await app.pool.query(
+      `UPDATE report_totals SET expired = expired + 1 WHERE payer = 'B' AND day = $1 AND kafka_partition = 3`,
+      [D1],
+    );
+    await app.pool.query(`DELETE FROM report_totals WHERE payer = 'A' AND day = $1`, [D2]);
+    const differences = await reconcile(app.pool);
+    expect(differences).toContainEqual(expect.objectContaining({ check: "totals", payer: "B", day: D1 }));
+    expect(differences).toContainEqual(
+      expect.objectContaining({
+        check: "totals",
+        payer: "A",
+        day: D2,
+        detail: expect.stringContaining("missing row"),
+      }),
+    );
+  });
 });

@@ -1,8 +1,10 @@
 /**
- * The report reads (contract 7, 8) over the figures the ledger maintains (migration 009):
- * - payer figures: `report_figures` rows per (Kafka partition, payer, day | month | year). A
- *   period and everything before it (the opening) are each covered by at most five runs of whole
- *   years, months and days, so a year's report sums a few dozen rows per (partition, payer).
+ * The report reads (contract 7, 8) over the figures the ledger maintains (migrations 009, 011):
+ * - payer report: `report_totals`, running totals per (Kafka partition, payer) by day. Any
+ *   period reads two rows per (partition, payer): the totals through the day before `from`
+ *   (the opening) and through `to`; the period's movements are their difference.
+ * - daily rows: `report_figures` day rows, with the opening covered by at most five runs of
+ *   whole years, months and days of its rows.
  * - members: `payer_balances.outstanding` (available + held), indexed most first, then user_id.
  * Expiry that is due but not yet recorded by the ledger (at most ~60 s of it while it runs) is
  * taken out at read time from the lots (index lots_unrecorded_expiry), on the day it expired, so
@@ -55,20 +57,6 @@ export function cover(from: string, to: string): Run[] {
   return runs;
 }
 
-/** The runs of [FIRST_DAY, from) (tagged false) and of [from, to] (tagged true), as arrays. */
-function runParams(from: string, to: string) {
-  const runs = [
-    ...cover(FIRST_DAY, addDays(from, -1)).map((r) => ({ ...r, inPeriod: false })),
-    ...cover(from, to).map((r) => ({ ...r, inPeriod: true })),
-  ];
-  return [
-    runs.map((r) => r.span),
-    runs.map((r) => r.start),
-    runs.map((r) => r.end),
-    runs.map((r) => r.inPeriod),
-  ];
-}
-
 /** The instant a period ending with day `to` ends: now when `to` is today (contract 7). */
 const endOf = (to: string, now: Date) => new Date(Math.min(ms(addDays(to, 1)), now.getTime()));
 
@@ -77,6 +65,32 @@ const endOf = (to: string, now: Date) => new Date(Math.min(ms(addDays(to, 1)), n
 const UNRECORDED = `SELECT payer, (expires_at AT TIME ZONE 'UTC')::date AS day, sum(remaining) AS points
                       FROM lots WHERE remaining > 0 AND expires_at IS NOT NULL AND expires_at < $end
                      GROUP BY 1, 2`;
+
+/**
+ * One read with parallel workers and JIT off. The due-expiry part's estimate comes from the lots'
+ * whole expires_at histogram (most of it past, but those lots have no `remaining` left), so the
+ * planner expects ~200,000 rows where there are a few hundred: the plan's cost crosses the JIT
+ * threshold (compiling took 240 ms of a 10M-lot report) and starts parallel workers, each costing
+ * more than the read itself, and more again under concurrent reads.
+ */
+async function plainRead<R extends Record<string, unknown>>(pool: Pool, sql: string, params: unknown[]) {
+  const client = await pool.connect();
+  let broken: Error | undefined;
+  try {
+    await client.query("BEGIN READ ONLY; SET LOCAL max_parallel_workers_per_gather = 0; SET LOCAL jit = off");
+    const { rows } = await client.query<R>(sql, params);
+    await client.query("COMMIT");
+    return rows;
+  } catch (err) {
+    // A connection that cannot even roll back is dropped, not handed to the next request.
+    await client.query("ROLLBACK").catch((e: Error) => {
+      broken = e;
+    });
+    throw err;
+  } finally {
+    client.release(broken);
+  }
+}
 
 export const firstEntryDay: ReportStore["firstEntryDay"] = async (pool: Pool) => {
   const { rows } = await pool.query<{ day: string | null }>(
@@ -88,35 +102,67 @@ export const firstEntryDay: ReportStore["firstEntryDay"] = async (pool: Pool) =>
 const numeric = <T>(r: Record<string, string>, text: string) =>
   Object.fromEntries(Object.entries(r).map(([k, v]) => [k, k === text ? v : Number(v)])) as T;
 
+/**
+ * Each (partition, payer) once: a skip scan of report_totals' primary key (one index probe per
+ * pair, not a read of every day row). For one payer ($3), a skip scan of the partitions and a
+ * probe of (partition, payer) in each.
+ */
+const ALL_PAIRS = `WITH RECURSIVE pairs AS (
+  (SELECT kafka_partition, payer FROM report_totals ORDER BY kafka_partition, payer LIMIT 1)
+  UNION ALL
+  SELECT n.kafka_partition, n.payer FROM pairs p CROSS JOIN LATERAL
+    (SELECT t.kafka_partition, t.payer FROM report_totals t
+      WHERE (t.kafka_partition, t.payer) > (p.kafka_partition, p.payer)
+      ORDER BY t.kafka_partition, t.payer LIMIT 1) n)`;
+const PAYER_PAIRS = `WITH RECURSIVE parts AS (
+  (SELECT kafka_partition FROM report_totals ORDER BY kafka_partition LIMIT 1)
+  UNION ALL
+  SELECT n.kafka_partition FROM parts p CROSS JOIN LATERAL
+    (SELECT t.kafka_partition FROM report_totals t WHERE t.kafka_partition > p.kafka_partition
+      ORDER BY t.kafka_partition LIMIT 1) n),
+  pairs AS (SELECT p.kafka_partition, $3::text AS payer FROM parts p
+             WHERE EXISTS (SELECT 1 FROM report_totals t WHERE t.kafka_partition = p.kafka_partition AND t.payer = $3))`;
+
+/** The totals of a pair `p` through the day `$day` (the latest row at or before it). */
+const totalsThrough = (day: string) =>
+  `SELECT * FROM report_totals t WHERE t.kafka_partition = p.kafka_partition AND t.payer = p.payer
+      AND t.day <= ${day} ORDER BY t.day DESC LIMIT 1`;
+
+const NET_OF = (t: string) =>
+  `(${t}.earned - ${t}.adjusted - ${t}.spent + ${t}.spend_reversed - ${t}.earn_reversed - ${t}.expired)`;
+
+/**
+ * Per payer: the totals through the day before `from` (the opening) and through `to`, summed
+ * over the partitions (two index probes per pair); a period's movements are their difference.
+ */
 export const payerReport: ReportStore["payerReport"] = async (pool, q) => {
-  const [spans, starts, ends, inPeriod] = runParams(q.from, q.to);
-  const { rows } = await pool.query<Record<string, string>>(
-    `WITH r AS (SELECT * FROM unnest($1::text[], $2::date[], $3::date[], $4::boolean[]) AS r(span, s, e, in_period)),
-          f AS (SELECT f.payer, r.in_period, ${FIGURES.map((c) => `f.${c}`).join(", ")}, f.held
-                  FROM r JOIN report_figures f ON f.span = r.span AND f.period BETWEEN r.s AND r.e
-                 WHERE $5::text IS NULL OR f.payer = $5),
-          u AS (SELECT payer, day >= $6::date AS in_period, points
-                  FROM (${UNRECORDED.replace("$end", "$7")}) u WHERE $5::text IS NULL OR payer = $5),
-          sums AS (SELECT payer,
-                          sum(${NET}) FILTER (WHERE NOT in_period) AS opening,
-                          ${FIGURES.map((c) => `sum(${c}) FILTER (WHERE in_period) AS ${c}`).join(", ")},
-                          sum(${NET}) AS closing, sum(held) AS held
-                     FROM f GROUP BY payer),
+  const rows = await plainRead<Record<string, string>>(
+    pool,
+    `${q.payer === undefined ? ALL_PAIRS : PAYER_PAIRS},
+          u AS (SELECT payer, day >= $1::date AS in_period, points
+                  FROM (${UNRECORDED.replace("$end", "$2")}) u WHERE $3::text IS NULL OR payer = $3),
+          sums AS (SELECT p.payer,
+                          coalesce(sum(${NET_OF("o")}), 0) AS opening,
+                          ${FIGURES.map((c) => `coalesce(sum(z.${c}), 0) - coalesce(sum(o.${c}), 0) AS ${c}`).join(", ")},
+                          coalesce(sum(${NET_OF("z")}), 0) AS closing, coalesce(sum(z.held), 0) AS held
+                     FROM pairs p
+                     LEFT JOIN LATERAL (${totalsThrough("$1::date - 1")}) o ON true
+                     LEFT JOIN LATERAL (${totalsThrough("$4::date")}) z ON true
+                    WHERE $3::text IS NULL OR p.payer = $3
+                    GROUP BY p.payer),
           late AS (SELECT payer, sum(points) FILTER (WHERE NOT in_period) AS before,
-                          sum(points) FILTER (WHERE in_period) AS within FROM u GROUP BY payer),
-          payers AS (SELECT DISTINCT payer FROM report_figures
-                      WHERE span = 'year' AND ($5::text IS NULL OR payer = $5))
-     SELECT p.payer,
-            coalesce(s.opening, 0) - coalesce(l.before, 0) AS opening,
+                          sum(points) FILTER (WHERE in_period) AS within FROM u GROUP BY payer)
+     SELECT s.payer,
+            s.opening - coalesce(l.before, 0) AS opening,
             ${FIGURES.filter((c) => c !== "expired")
-              .map((c) => `coalesce(s.${c}, 0) AS ${c}`)
+              .map((c) => `s.${c}`)
               .join(", ")},
-            coalesce(s.expired, 0) + coalesce(l.within, 0) AS expired,
-            coalesce(s.closing, 0) - coalesce(l.before, 0) - coalesce(l.within, 0) AS closing,
-            coalesce(s.held, 0) AS held
-       FROM payers p LEFT JOIN sums s USING (payer) LEFT JOIN late l USING (payer)
-      ORDER BY p.payer COLLATE "C"`,
-    [spans, starts, ends, inPeriod, q.payer ?? null, q.from, endOf(q.to, q.now)],
+            s.expired + coalesce(l.within, 0) AS expired,
+            s.closing - coalesce(l.before, 0) - coalesce(l.within, 0) AS closing,
+            s.held
+       FROM sums s LEFT JOIN late l USING (payer)
+      ORDER BY s.payer COLLATE "C"`,
+    [q.from, endOf(q.to, q.now), q.payer ?? null, q.to],
   );
   return rows.map((r) => numeric<ReportRow>(r, "payer"));
 };
