@@ -108,7 +108,7 @@ export async function applyBatch(
       partitions: options.partitions ?? new Map(),
     };
 
-    const snapshots = new DaySnapshots(accounts, nowMs);
+    const snapshots = new DaySnapshots(accounts, coverage.full, nowMs);
     const decided = new Map<string, CommandRecord>(known);
     const outcomes = commands.map((cmd) => decideOne(ctx, decided, cmd, now, forced));
     await snapshots.write(db);

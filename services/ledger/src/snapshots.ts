@@ -14,6 +14,7 @@
  * refused, never gets an inexact one. Rows are one per member and active day, never updated.
  */
 import { type BalanceSnapshot, daySnapshot } from "@points/core";
+import { assert } from "@points/shared";
 import type { PoolClient } from "@points/shared/db";
 import type { Account } from "./store";
 
@@ -28,11 +29,21 @@ interface Taken {
 export class DaySnapshots {
   private readonly taken: Taken[] = [];
 
-  /** Call before the batch's commands are decided: the books as the day's first change finds them. */
-  constructor(accounts: ReadonlyMap<string, Account>, now: number) {
+  /**
+   * Call before the batch's commands are decided: the books as the day's first change finds them.
+   * `whole`: the members whose every lot with points was loaded (Coverage.full).
+   */
+  constructor(accounts: ReadonlyMap<string, Account>, whole: ReadonlySet<string>, now: number) {
     for (const [userId, account] of accounts) {
       const snapshot = daySnapshot(account.book, now);
-      if (snapshot !== null) this.taken.push({ userId, account, seq: account.seq, snapshot });
+      if (snapshot === null) continue;
+      // Lots due by the day's start must be in the book, or their points would count in it.
+      const due = account.storedNextExpiry;
+      assert(
+        due === null || due > snapshot.at || whole.has(userId),
+        `the book of ${userId} has points due by ${snapshot.at} but was not loaded whole`,
+      );
+      this.taken.push({ userId, account, seq: account.seq, snapshot });
     }
   }
 
