@@ -28,6 +28,8 @@ export { balanceEffect, outstandingEffect } from "./movements";
 export type { ReversedEntry, ReverseInput, ReverseOutcome, SpendTake } from "./reverse";
 export { reverse } from "./reverse";
 export { mergeChanges, nextDue } from "./schedule";
+export type { BalanceSnapshot } from "./snapshot";
+export { daySnapshot, SNAPSHOT_PERIOD_MS, snapshotInstant } from "./snapshot";
 export { spend } from "./spend";
 export type {
   AdjustInput,

@@ -9,6 +9,7 @@ import { admitLots, balancesAt, dueExpiry, expire } from "./expiry";
 import { captureHold, expireHold, placeHold, voidHold } from "./holds";
 import { outstandingEffect } from "./movements";
 import { type ReversedEntry, reverse, type SpendTake } from "./reverse";
+import { type BalanceSnapshot, daySnapshot } from "./snapshot";
 import { spend } from "./spend";
 import type { Book, ExpireOutcome, LotChange, Movement, MovementCategory, Result } from "./types";
 
@@ -467,5 +468,58 @@ describe("lifecycle properties", () => {
       }),
       { numRuns: RUNS },
     );
+  });
+
+  it("a day snapshot taken before the first change after a period start is the balance then, backwards and forwards", () => {
+    // Periods of 7 time units stand for UTC days: runs advance 0..10 units per tick.
+    const PERIOD = 7;
+    fc.assert(
+      fc.property(stepsArb, (steps) => {
+        const shell = new Shell();
+        const history = new Map<number, ReturnType<typeof balancesAt>>();
+        const snapshots: BalanceSnapshot[] = [];
+        for (const step of steps) {
+          // What the ledger writes: the snapshot of the book as it is, if no recorded movement
+          // counts after the period start (the member's first change since it).
+          const snapshot = step.kind === "tick" ? null : daySnapshot(shell.book, shell.now, PERIOD);
+          const latest = shell.log.reduce((max, m) => Math.max(max, m.at!), Number.NEGATIVE_INFINITY);
+          if (snapshot && latest <= snapshot.at && !snapshots.some((s) => s.at === snapshot.at)) {
+            snapshots.push(snapshot);
+            saw("snapshot");
+          }
+          apply(shell, step);
+          history.set(shell.now, balancesAt(shell.book, shell.now));
+        }
+        const firstSeen = new Map<string, number>();
+        for (const m of shell.log) {
+          if (m.category === "earned" && !firstSeen.has(m.payer)) firstSeen.set(m.payer, m.at!);
+        }
+        const unrecordedExpiry = dueExpiry(shell.book, shell.now);
+        const between = (from: number, to: number) => shell.log.filter((m) => m.at! > from && m.at! <= to);
+        for (const snapshot of snapshots) {
+          const backwards = balanceAsOf({
+            asOf: snapshot.at,
+            base: { at: shell.now, balances: balancesAt(shell.book, shell.now) },
+            movements: between(snapshot.at, shell.now),
+            unrecordedExpiry,
+            firstSeen,
+          });
+          expect(backwards).toEqual(snapshot.balances);
+          for (const [instant, balance] of history) {
+            if (instant < snapshot.at) continue;
+            const forwards = balanceAsOf({
+              asOf: instant,
+              base: snapshot,
+              movements: between(snapshot.at, instant),
+              unrecordedExpiry,
+              firstSeen,
+            });
+            expect(forwards).toEqual(balance);
+          }
+        }
+      }),
+      { numRuns: RUNS },
+    );
+    expect(seen.get("snapshot") ?? 0).toBeGreaterThan(RUNS);
   });
 });

@@ -136,8 +136,11 @@ export async function balanceAt(pool: Pool, userId: string, asOf: number, now: n
   return balanceJson(result);
 }
 
-/** The latest snapshot at or before asOf, when fewer movements follow it than precede now. */
-async function chooseBase(pool: Pool, userId: string, asOf: number, now: number) {
+/**
+ * The latest snapshot at or before asOf, when fewer movements follow it than precede now (the
+ * ledger writes them: services/ledger/src/snapshots.ts). Exported for tests.
+ */
+export async function chooseBase(pool: Pool, userId: string, asOf: number, now: number) {
   const { rows } = await pool.query<{
     at: Date | null;
     balances: { payer: string; points: number | string }[] | null;

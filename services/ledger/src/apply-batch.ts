@@ -23,6 +23,7 @@ import { commandKey } from "./keys";
 import { holdKey } from "./lifecycle-apply";
 import { loadHolds, loadReversalTargets, loadValidity, loadWholeBooks } from "./lifecycle-store";
 import { type Heartbeat, lotNeeds, prefetchLots } from "./prefetch";
+import { DaySnapshots } from "./snapshots";
 import { type Account, loadAccounts, loadCommands, loadEntries } from "./store";
 
 export interface BatchResult {
@@ -107,8 +108,10 @@ export async function applyBatch(
       partitions: options.partitions ?? new Map(),
     };
 
+    const snapshots = new DaySnapshots(accounts, coverage.full, nowMs);
     const decided = new Map<string, CommandRecord>(known);
     const outcomes = commands.map((cmd) => decideOne(ctx, decided, cmd, now, forced));
+    await snapshots.write(db);
     await writes.write(db);
     // Every user of the batch, not only those changed now: a redelivered command is "known" and
     // changes nothing, but its first delivery may have committed and died before the cache write.
