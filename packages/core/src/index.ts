@@ -27,8 +27,10 @@ export { compareLots, findLotIndex, insertionIndex, insertLot, isExpiredAt, isSe
 export { balanceEffect, outstandingEffect } from "./movements";
 export type { ReversedEntry, ReverseInput, ReverseOutcome, SpendTake } from "./reverse";
 export { reverse } from "./reverse";
-export { mergeChanges, nextDue } from "./schedule";
-export { spend } from "./spend";
+export { mergeChanges, mergeChangesSteps, nextDue } from "./schedule";
+export { spend, spendSteps } from "./spend";
+export type { Steps } from "./steps";
+export { finish, ONE_STEP } from "./steps";
 export type {
   AdjustInput,
   AdjustOutcome,
