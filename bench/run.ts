@@ -647,10 +647,18 @@ function writeReport(
 }
 
 // Scenarios with a stack and report of their own: `npm run bench -- --only scaleout`
-// (bench/scaleout.ts) and `npm run bench -- --only reports` (bench/reports-bench.ts).
+// (bench/scaleout.ts), `--only reports` (bench/reports-bench.ts) and `--only manylots`
+// (bench/many-lots-bench.ts: its figures also as rows of the report's table).
 const SEPARATE_SCENARIOS: Record<string, () => Promise<unknown>> = {
   scaleout: runScaleout,
   reports: async () => (await import("./reports-bench")).reportsBench(),
+  manylots: async () => {
+    const { manyLotsBench, manyLotsRows } = await import("./many-lots-bench");
+    const figures = await manyLotsBench();
+    process.stdout.write(
+      renderTable(manyLotsRows(figures), { redisGetPerS: 0, pgbenchTps: 0, runs: 1, durationS: 0 }),
+    );
+  },
 };
 const onlyAt = process.argv.indexOf("--only");
 const separate = onlyAt >= 0 ? SEPARATE_SCENARIOS[process.argv[onlyAt + 1] ?? ""] : undefined;

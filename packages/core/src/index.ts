@@ -27,10 +27,12 @@ export { compareLots, findLotIndex, insertionIndex, insertLot, isExpiredAt, isSe
 export { balanceEffect, outstandingEffect } from "./movements";
 export type { ReversedEntry, ReverseInput, ReverseOutcome, SpendTake } from "./reverse";
 export { reverse } from "./reverse";
-export { mergeChanges, nextDue } from "./schedule";
+export { mergeChanges, mergeChangesSteps, nextDue } from "./schedule";
 export type { BalanceSnapshot } from "./snapshot";
 export { daySnapshot, SNAPSHOT_PERIOD_MS, snapshotInstant } from "./snapshot";
-export { spend } from "./spend";
+export { spend, spendSteps } from "./spend";
+export type { Steps } from "./steps";
+export { finish, ONE_STEP } from "./steps";
 export type {
   AdjustInput,
   AdjustOutcome,

@@ -1,4 +1,5 @@
 import { mayBeDue } from "./expiry";
+import { assertStepSize, finish, ONE_STEP, type Steps } from "./steps";
 import type { Book, LotChange } from "./types";
 
 /**
@@ -22,20 +23,31 @@ export function nextDue(book: Book): { expiry: number | null; holdExpiry: number
  * Keeps first-touched order.
  */
 export function mergeChanges(changes: readonly LotChange[]): LotChange[] {
+  return finish(mergeChangesSteps(changes, ONE_STEP));
+}
+
+/** mergeChanges as bounded steps (steps.ts): at most `lotsPerStep` changes per step. */
+export function* mergeChangesSteps(changes: readonly LotChange[], lotsPerStep: number): Steps<LotChange[]> {
+  assertStepSize(lotsPerStep);
   const byLot = new Map<bigint, LotChange>();
-  for (const change of changes) {
-    const row = byLot.get(change.arrival);
-    if (row === undefined) {
-      byLot.set(change.arrival, { ...change });
-      continue;
-    }
-    row.remainingDelta += change.remainingDelta;
-    row.adjustedDelta += change.adjustedDelta;
-    for (const key of ["heldDelta", "expiredDelta", "reversedDelta"] as const) {
-      const sum = (row[key] ?? 0n) + (change[key] ?? 0n);
-      if (sum === 0n) delete row[key];
-      else row[key] = sum;
-    }
+  for (let i = 0; i < changes.length; i++) {
+    if (i > 0 && i % lotsPerStep === 0) yield lotsPerStep;
+    mergeInto(byLot, changes[i]!);
   }
   return [...byLot.values()];
+}
+
+function mergeInto(byLot: Map<bigint, LotChange>, change: LotChange): void {
+  const row = byLot.get(change.arrival);
+  if (row === undefined) {
+    byLot.set(change.arrival, { ...change });
+    return;
+  }
+  row.remainingDelta += change.remainingDelta;
+  row.adjustedDelta += change.adjustedDelta;
+  for (const key of ["heldDelta", "expiredDelta", "reversedDelta"] as const) {
+    const sum = (row[key] ?? 0n) + (change[key] ?? 0n);
+    if (sum === 0n) delete row[key];
+    else row[key] = sum;
+  }
 }

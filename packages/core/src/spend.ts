@@ -3,6 +3,7 @@ import { settleExpiry } from "./expiry";
 import { isSettled } from "./lots";
 import { Movements } from "./movements";
 import { minPoints } from "./points";
+import { assertStepSize, finish, ONE_STEP, type Steps } from "./steps";
 import type { Book, Lot, LotChange, Result, SpendInput, SpendOutcome } from "./types";
 import { ok, rejected } from "./types";
 
@@ -11,7 +12,16 @@ import { ok, rejected } from "./types";
  * taken; adjusted points belong to the payer's negatives and are never spent.
  */
 export function spend(book: Book, input: SpendInput): Result<SpendOutcome> {
+  return finish(spendSteps(book, input, ONE_STEP));
+}
+
+/**
+ * The spend as bounded steps (steps.ts): at most `lotsPerStep` lots walked per step, the same
+ * outcome and book as `spend`. Between steps the book is half-walked: nothing else may touch it.
+ */
+export function* spendSteps(book: Book, input: SpendInput, lotsPerStep: number): Steps<Result<SpendOutcome>> {
   assert(input.points > 0n, `spend points must be > 0, got ${input.points}`);
+  assertStepSize(lotsPerStep);
   const expiry = settleExpiry(book, input.now);
   if (book.total < input.points) {
     return rejected(
@@ -25,7 +35,7 @@ export function spend(book: Book, input: SpendInput): Result<SpendOutcome> {
     );
   }
 
-  const { changes, taken } = takeOldestFirst(book, input.points, "spend");
+  const { changes, taken } = yield* takeOldestFirstSteps(book, input.points, "spend", lotsPerStep);
   book.total -= input.points;
   const moves = new Movements();
   for (const [payer, points] of taken) moves.add(payer, "spent", points, input.now ?? null);
@@ -33,41 +43,47 @@ export function spend(book: Book, input: SpendInput): Result<SpendOutcome> {
   return ok({ changes, byPayer, movements: moves.list(), ...(expiry ? { expiry } : {}) });
 }
 
+interface Taken {
+  changes: LotChange[];
+  /** Points taken per payer, in the order each payer was first touched (Map insertion order). */
+  taken: Map<string, bigint>;
+}
+
 /**
  * Takes `points` of remaining, oldest lot first, into spent (a spend) or held (a hold), and
  * lowers the payer sums. The caller has checked the total covers it and lowers the total.
  */
-export function takeOldestFirst(
+export function takeOldestFirst(book: Book, points: bigint, into: "spend" | "hold"): Taken {
+  return finish(takeOldestFirstSteps(book, points, into, ONE_STEP));
+}
+
+function* takeOldestFirstSteps(
   book: Book,
   points: bigint,
   into: "spend" | "hold",
-): { changes: LotChange[]; taken: Map<string, bigint> } {
+  lotsPerStep: number,
+): Steps<Taken> {
   const changes: LotChange[] = [];
-  // Map keeps insertion order: the order each payer was first touched.
   const taken = new Map<string, bigint>();
   let left = points;
   let end = 0;
+  let walked = 0;
   for (; left > 0n; end++) {
+    if (walked === lotsPerStep) {
+      yield walked;
+      walked = 0;
+    }
+    walked += 1;
     const lot = book.lots[end];
     assert(lot !== undefined, `total of user ${book.userId} disagrees with its lots`);
     if (lot.remaining === 0n) continue;
     const take = minPoints(lot.remaining, left);
-    lot.remaining -= take;
     left -= take;
-    const change: LotChange = {
-      arrival: lot.arrival,
-      payer: lot.payer,
-      remainingDelta: -take,
-      adjustedDelta: 0n,
-    };
-    if (into === "hold") {
-      lot.held = (lot.held ?? 0n) + take;
-      change.heldDelta = take;
-    }
-    changes.push(change);
+    changes.push(takeFrom(lot, take, into));
     taken.set(lot.payer, (taken.get(lot.payer) ?? 0n) + take);
   }
-  dropSettled(book.lots, end);
+  if (walked > 0) yield walked;
+  yield* dropSettledSteps(book.lots, end, lotsPerStep);
 
   for (const [payer, points] of taken) {
     const state = book.payers.get(payer);
@@ -78,10 +94,27 @@ export function takeOldestFirst(
   return { changes, taken };
 }
 
+/** Moves `take` of the lot's remaining into spent or held, and says so as a lot change. */
+function takeFrom(lot: Lot, take: bigint, into: "spend" | "hold"): LotChange {
+  lot.remaining -= take;
+  const change: LotChange = {
+    arrival: lot.arrival,
+    payer: lot.payer,
+    remainingDelta: -take,
+    adjustedDelta: 0n,
+  };
+  if (into === "hold") {
+    lot.held = (lot.held ?? 0n) + take;
+    change.heldDelta = take;
+  }
+  return change;
+}
+
 /** Removes spent-out lots among the first `end` (the ones a spend walked), keeping the order. */
-function dropSettled(lots: Lot[], end: number): void {
+function* dropSettledSteps(lots: Lot[], end: number, lotsPerStep: number): Steps<void> {
   let kept = 0;
   for (let i = 0; i < end; i++) {
+    if (i > 0 && i % lotsPerStep === 0) yield lotsPerStep;
     const lot = lots[i]!;
     if (!isSettled(lot)) lots[kept++] = lot;
   }

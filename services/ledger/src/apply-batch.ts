@@ -2,7 +2,8 @@
  * Applies a batch of commands (in arrival order, possibly for many users) in ONE Postgres
  * transaction, in three steps: prefetch (lock the users, load their decided commands and just
  * the lots the batch may walk), decide each command in memory with the pure core (asserting it
- * walked only what was prefetched), write everything with one statement per table. Each command
+ * walked only what was prefetched; long walks in steps, with turns of the event loop between
+ * them: pace.ts), write everything with one statement per table. Each command
  * id is recorded with its request hash in the same transaction, so a redelivered batch is
  * answered, not re-applied.
  */
@@ -22,6 +23,7 @@ import type { CommandFault } from "./isolate";
 import { commandKey } from "./keys";
 import { holdKey } from "./lifecycle-apply";
 import { loadHolds, loadReversalTargets, loadValidity, loadWholeBooks } from "./lifecycle-store";
+import { Pace } from "./pace";
 import { type Heartbeat, lotNeeds, prefetchLots } from "./prefetch";
 import { DaySnapshots } from "./snapshots";
 import { type Account, loadAccounts, loadCommands, loadEntries } from "./store";
@@ -106,13 +108,19 @@ export async function applyBatch(
         entryKeys.filter((k) => entries.has(k.entry_id)),
       ),
       partitions: options.partitions ?? new Map(),
+      pace: new Pace(options.heartbeat),
     };
 
     const snapshots = new DaySnapshots(accounts, coverage.full, nowMs);
     const decided = new Map<string, CommandRecord>(known);
-    const outcomes = commands.map((cmd) => decideOne(ctx, decided, cmd, now, forced));
+    const outcomes: LedgerOutcome[] = [];
+    for (const cmd of commands) {
+      outcomes.push(await decideOne(ctx, decided, cmd, now, forced));
+      ctx.pace.add(1);
+      await ctx.pace.turnIfDue();
+    }
     await snapshots.write(db);
-    await writes.write(db);
+    await writes.write(db, options.heartbeat);
     // Every user of the batch, not only those changed now: a redelivered command is "known" and
     // changes nothing, but its first delivery may have committed and died before the cache write.
     return { outcomes, balances: cachedBalances(accounts, coverage.full, nowMs), faults: [] };
@@ -140,13 +148,13 @@ function holdKeys(commands: AnyLedgerCommand[]): { user_id: string; hold_id: str
   return [...keys.values()];
 }
 
-function decideOne(
+async function decideOne(
   ctx: ApplyContext,
   decided: Map<string, CommandRecord>,
   cmd: AnyLedgerCommand,
   now: Date,
   forced: ReadonlyMap<string, Decision>,
-): LedgerOutcome {
+): Promise<LedgerOutcome> {
   const key = commandKey(cmd.user_id, cmd.command_id);
   const prior = decided.get(key);
   if (prior) {
@@ -154,7 +162,7 @@ function decideOne(
     const reused = reject("idempotency_key_reused", "this Idempotency-Key was used with a different request");
     return toOutcome(cmd, recordOf(cmd, reused), now);
   }
-  const decision = forced.get(key) ?? applyCommand(ctx, cmd);
+  const decision = forced.get(key) ?? (await applyCommand(ctx, cmd));
   const record = recordOf(cmd, decision);
   decided.set(key, record);
   ctx.writes.commands.push(record);

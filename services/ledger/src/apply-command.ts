@@ -13,8 +13,10 @@ import {
   type LotChange,
   type Movement,
   mergeChanges,
+  mergeChangesSteps,
   nextDue,
-  spend,
+  type Steps,
+  spendSteps,
 } from "@points/core";
 import {
   type AnyLedgerCommand,
@@ -32,6 +34,7 @@ import {
 import type { BatchWrites } from "./batch-writes";
 import { applyLifecycle } from "./lifecycle-apply";
 import type { ReversalTarget } from "./lifecycle-store";
+import { LOTS_PER_TURN_MAX, type Pace } from "./pace";
 import { assertCovered, type Coverage } from "./prefetch";
 import type { HoldRow } from "./storage/lifecycle";
 import type { Account } from "./store";
@@ -56,6 +59,8 @@ export interface ApplyContext {
   targets: Map<string, ReversalTarget>;
   /** The Kafka partition of each user's commands, when the batch came from Kafka. */
   partitions: ReadonlyMap<string, number>;
+  /** Counts the batch's work and gives the event loop its turns (pace.ts). */
+  pace: Pace;
 }
 
 /**
@@ -89,7 +94,11 @@ function callerNeutral(cmd: SpendCommand, error: LedgerError): LedgerError {
   return { ...error, message: `user ${cmd.user_id} does not have enough points: ${cmd.points} requested` };
 }
 
-export function applyCommand(ctx: ApplyContext, cmd: AnyLedgerCommand): Decision {
+/**
+ * Decides one command. A spend may walk any number of lots, so it runs in steps with turns of the
+ * event loop between them (pace.ts); the other commands decide at once.
+ */
+export async function applyCommand(ctx: ApplyContext, cmd: AnyLedgerCommand): Promise<Decision> {
   const account = ctx.accounts.get(cmd.user_id);
   if (!account) return reject("not_found", `member ${cmd.user_id} not found`);
   switch (cmd.type) {
@@ -178,8 +187,9 @@ function applyNegative(ctx: ApplyContext, account: Account, cmd: EarnCommand): D
   return applied(account, 201, cmd.render === "transaction" ? renderTransaction(entry) : renderEntry(entry));
 }
 
-function applySpend(ctx: ApplyContext, account: Account, cmd: SpendCommand): Decision {
-  const result = spend(account.book, { points: BigInt(cmd.points), now: ctx.now.getTime() });
+async function applySpend(ctx: ApplyContext, account: Account, cmd: SpendCommand): Promise<Decision> {
+  const input = { points: BigInt(cmd.points), now: ctx.now.getTime() };
+  const result = await ctx.pace.run(spendSteps(account.book, input, LOTS_PER_TURN_MAX));
   if (!result.ok) return rejectWithExpiry(ctx, account, cmd, callerNeutral(cmd, result.error), result.expiry);
   recordExpiry(ctx, account, cmd, result.value.expiry);
   const allocations = result.value.byPayer.map((p) => ({ payer: p.payer, points: Number(p.points) }));
@@ -190,7 +200,7 @@ function applySpend(ctx: ApplyContext, account: Account, cmd: SpendCommand): Dec
     timestamp: null,
     allocations,
   });
-  recordChange(ctx, account, { entry, walk: "global", ...result.value });
+  await ctx.pace.run(recordChangeSteps(ctx, account, { entry, walk: "global", ...result.value }));
   return cmd.render === "spend"
     ? applied(account, 200, allocations)
     : applied(account, 201, renderEntry(entry));
@@ -304,13 +314,13 @@ export interface Change {
  * rows, one per lot), the report movements, the payers and the account. Returns the version.
  */
 export function recordChange(ctx: ApplyContext, account: Account, change: Change): number {
+  return ctx.pace.finish(recordChangeSteps(ctx, account, change));
+}
+
+/** recordChange as bounded steps: its per-lot work LOTS_PER_TURN_MAX lots at a time. */
+export function* recordChangeSteps(ctx: ApplyContext, account: Account, change: Change): Steps<number> {
   const book: Book = account.book;
-  if (change.walk !== "loaded") {
-    for (const c of change.changes) {
-      const loaded = ctx.writes.loadedLot(book.userId, c.arrival);
-      if (loaded) assertCovered(ctx.coverage, change.walk, book.userId, loaded);
-    }
-  }
+  if (change.walk !== "loaded") yield* assertInsidePrefetch(ctx, book.userId, change.walk, change.changes);
   account.seq += 1;
   const entry = change.entry;
   if (entry) {
@@ -319,15 +329,14 @@ export function recordChange(ctx: ApplyContext, account: Account, change: Change
   }
   const source = entry?.entry_id ?? change.source;
   if (source === undefined) throw new TypeError("a change without an entry needs a source");
-  const merged = mergeChanges(change.changes);
-  if (change.allocated === undefined) ctx.writes.applyChanges(book.userId, entry?.entry_id ?? null, merged);
-  else {
-    ctx.writes.applyChanges(book.userId, null, merged);
-    if (entry) ctx.writes.allocate(book.userId, entry.entry_id, mergeChanges(change.allocated));
-  }
+  const merged = yield* mergeChangesSteps(change.changes, LOTS_PER_TURN_MAX);
+  // An entry's allocation rows are its changes, unless it names them (a capture: the captured takes).
+  const allocatedHere = change.allocated === undefined ? (entry?.entry_id ?? null) : null;
+  const payers = yield* applyChangesSteps(ctx.writes, book.userId, allocatedHere, merged);
+  if (change.allocated !== undefined && entry)
+    ctx.writes.allocate(book.userId, entry.entry_id, mergeChanges(change.allocated));
   ctx.writes.addMovements(book.userId, partitionOf(ctx, account), account.seq, source, change.movements);
   // An earn changes its payer's balance even when no existing lot changed.
-  const payers = new Set(change.changes.map((c) => c.payer));
   if (entry && entry.payer !== null) payers.add(entry.payer);
   for (const payer of payers) {
     const state = book.payers.get(payer);
@@ -336,6 +345,40 @@ export function recordChange(ctx: ApplyContext, account: Account, change: Change
   }
   writeAccount(ctx, account);
   return account.seq;
+}
+
+/** The prefetch assertion (prefetch.ts) for every loaded lot a walk changed. */
+function* assertInsidePrefetch(
+  ctx: ApplyContext,
+  userId: string,
+  walk: Exclude<Walk, "loaded">,
+  changes: readonly LotChange[],
+): Steps<void> {
+  for (let start = 0; start < changes.length; start += LOTS_PER_TURN_MAX) {
+    const end = Math.min(start + LOTS_PER_TURN_MAX, changes.length);
+    for (let i = start; i < end; i++) {
+      const loaded = ctx.writes.loadedLot(userId, changes[i]!.arrival);
+      if (loaded) assertCovered(ctx.coverage, walk, userId, loaded);
+    }
+    yield end - start;
+  }
+}
+
+/** Marks the changed lots (and writes the allocation rows of `entryId`); returns their payers. */
+function* applyChangesSteps(
+  writes: BatchWrites,
+  userId: string,
+  entryId: string | null,
+  merged: readonly LotChange[],
+): Steps<Set<string>> {
+  const payers = new Set<string>();
+  for (let start = 0; start < merged.length; start += LOTS_PER_TURN_MAX) {
+    const slice = merged.slice(start, start + LOTS_PER_TURN_MAX);
+    writes.applyChanges(userId, entryId, slice);
+    for (const c of slice) payers.add(c.payer);
+    yield slice.length;
+  }
+  return payers;
 }
 
 /** The account row: version, totals, and when the scheduler must next look at the member. */

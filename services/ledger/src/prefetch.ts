@@ -8,9 +8,9 @@
  * touches, not the lots a user has.
  *
  * A prefix can be long (a member with 60,000 one-point lots spending 59,999): it is read in
- * pages of at most LOTS_PAGE_ROWS_MAX rows, each handled in time linear in its rows, and between
- * pages the event loop gets a turn (setImmediate) and the Kafka group a heartbeat, so no step
- * blocks for long and the group never takes the ledger for dead.
+ * pages of at most LOTS_PAGE_ROWS_MAX rows, each handled in time linear in its rows and
+ * LOTS_PER_TURN_MAX rows per turn (pace.ts); between turns the event loop runs and the Kafka
+ * group gets a heartbeat, so no step blocks for long and the group never takes the ledger for dead.
  *
  * What was loaded is returned as a Coverage record, so that after deciding, the shell can assert
  * that the core walked only lots inside it (TigerBeetle's prefetch assertion): a lot outside it
@@ -20,6 +20,7 @@ import { compareLots, type Lot } from "@points/core";
 import { type AnyLedgerCommand, assert } from "@points/shared";
 import type { PoolClient } from "@points/shared/db";
 import { lotKey, payerKey } from "./keys";
+import { forEachInTurns, type Heartbeat, nextTurn } from "./pace";
 import type { Account } from "./store";
 
 /** Rows per request in the first page; most users have few lots and need one round trip. */
@@ -31,8 +32,7 @@ const LOTS_PAGE_GROWTH = 8;
  */
 export const LOTS_PAGE_ROWS_MAX = 8_192;
 
-/** Called between pages: keeps the Kafka group membership alive during a long prefetch. */
-export type Heartbeat = () => Promise<void>;
+export type { Heartbeat } from "./pace";
 
 /** Upper bounds of what one user's commands in the batch may take. */
 interface LotNeed {
@@ -102,7 +102,7 @@ interface LotRequest {
   covered: bigint;
   /** The page size this request asks for next. */
   limit: number;
-  after: { ts: Date; arrival: string } | null;
+  after: { ts: string; arrival: string } | null;
   /** Set when the request closes. */
   bound?: Bound;
 }
@@ -112,7 +112,11 @@ interface LotRow {
   user_id: string;
   arrival: string;
   payer: string;
-  ts: Date;
+  /**
+   * ts as Postgres prints it (microseconds, offset): the keyset's exact `after`, with no Date
+   * parsed per row. Not named `ts`: an ORDER BY ts would sort by this text.
+   */
+  ts_text: string;
   ts_ms: string;
   points: string;
   remaining: string;
@@ -141,17 +145,18 @@ export async function prefetchLots(
     const page = takePage(open);
     const rows = await queryLots(db, page);
     const perRequest = page.map((): LotRow[] => []);
-    for (const row of rows) {
+    const record = (row: LotRow) => {
       perRequest[row.req]!.push(row);
       const lots = found.get(row.user_id) ?? new Map<bigint, Lot>();
       found.set(row.user_id, lots);
       const lot = lotFromRow(row);
       lots.set(lot.arrival, lot);
-    }
+    };
+    await forEachInTurns(rows, record, heartbeat);
     const still = page.filter((req, i) => advance(req, perRequest[i]!));
     closed.push(...page.filter((req) => req.bound !== undefined));
     open = [...still, ...open.slice(page.length)];
-    if (open.length > 0) await betweenPages(heartbeat);
+    if (open.length > 0) await nextTurn(heartbeat);
   }
   for (const [userId, lots] of found) {
     const book = accounts.get(userId)?.book;
@@ -170,13 +175,6 @@ function takePage(open: LotRequest[]): LotRequest[] {
     count += 1;
   }
   return open.slice(0, count);
-}
-
-async function betweenPages(heartbeat: Heartbeat): Promise<void> {
-  await new Promise((resolve) => setImmediate(resolve));
-  // A refused heartbeat (the group is rebalancing) is not this batch's failure: the offset
-  // commit after it notices, and the next owner of the partition redelivers.
-  await heartbeat().catch(() => {});
 }
 
 function lotRequests(needs: Map<string, LotNeed>): LotRequest[] {
@@ -205,7 +203,7 @@ function advance(req: LotRequest, rows: LotRow[]): boolean {
     req.bound = { ts: Number(last.ts_ms), arrival: BigInt(last.arrival) };
     return false;
   }
-  req.after = { ts: last.ts, arrival: last.arrival };
+  req.after = { ts: last.ts_text, arrival: last.arrival };
   req.limit = Math.min(req.limit * LOTS_PAGE_GROWTH, LOTS_PAGE_ROWS_MAX);
   return true;
 }
@@ -267,7 +265,7 @@ async function queryLots(db: PoolClient, requests: LotRequest[]): Promise<LotRow
 
 /** Every column a Lot needs (with ts and expires_at as epoch ms), for `SELECT ... FROM lots`. */
 export const LOT_COLUMNS =
-  "arrival, payer, ts, floor(extract(epoch FROM ts) * 1000)::bigint AS ts_ms, points, remaining, adjusted, " +
+  "arrival, payer, ts::text AS ts_text, floor(extract(epoch FROM ts) * 1000)::bigint AS ts_ms, points, remaining, adjusted, " +
   "held, expired, reversed, floor(extract(epoch FROM expires_at) * 1000)::bigint AS expires_ms";
 
 export type StoredLotRow = Omit<LotRow, "req" | "user_id">;
