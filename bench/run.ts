@@ -647,10 +647,12 @@ function writeReport(
 }
 
 // Scenarios with a stack and report of their own: `npm run bench -- --only scaleout`
-// (bench/scaleout.ts) and `npm run bench -- --only reports` (bench/reports-bench.ts).
+// (bench/scaleout.ts), `npm run bench -- --only reports` (bench/reports-bench.ts) and
+// `npm run bench -- --only lifecycle` (bench/lifecycle-bench.ts).
 const SEPARATE_SCENARIOS: Record<string, () => Promise<unknown>> = {
   scaleout: runScaleout,
   reports: async () => (await import("./reports-bench")).reportsBench(),
+  lifecycle: async () => (await import("./lifecycle-bench")).lifecycleBench(),
 };
 const onlyAt = process.argv.indexOf("--only");
 const separate = onlyAt >= 0 ? SEPARATE_SCENARIOS[process.argv[onlyAt + 1] ?? ""] : undefined;

@@ -359,9 +359,9 @@ function classicRequest(ctx: WorkloadContext, rng: Rng, key: string): HttpRecord
 }
 
 /**
- * The lifecycle mix: 30% earns (two in five short-lived), 12% negatives, 15% spends, 7% wallet
+ * The lifecycle mix: 30% earns (two in five short-lived), 12% negatives, 15% spends, 5% wallet
  * spends (their entries are reversal targets), 10% holds (half expire by ttl_s), 7% captures
- * (whole or part), 4% voids, 15% reversals (of spends and earns, all or part). A capture, void or
+ * (whole or part), 4% voids, 17% reversals (of spends and earns, all or part). A capture, void or
  * reversal with nothing known to name becomes an earn.
  */
 function lifecycleRequest(ctx: WorkloadContext, rng: Rng, key: string): HttpRecord {
