@@ -37,6 +37,8 @@ export interface CheckFigures {
   cacheKeysChecked: number;
   httpBalancesChecked: number;
   asyncStatusesChecked: number;
+  /** Answered 202, then the send to Kafka failed: never reached the ledger (GET says "failed"). */
+  failedSends: number;
   /** What the lifecycle workload made happen: entries per type, holds per status. */
   entriesByType: Record<string, number>;
   holdsByStatus: Record<string, number>;
@@ -140,6 +142,9 @@ async function undecidedCount(pool: Pool, rec: Recorder): Promise<number> {
     `SELECT (SELECT count(*) FROM unnest($1::text[]) AS k(key)
               WHERE NOT EXISTS (SELECT 1 FROM idempotency_keys i JOIN commands c
                                   ON c.user_id = i.user_id AND c.command_id = i.command_id
+                                 WHERE i.key = k.key)
+                AND NOT EXISTS (SELECT 1 FROM idempotency_keys i JOIN command_requests r
+                                  ON r.command_id = i.command_id AND r.status = 'failed'
                                  WHERE i.key = k.key))
           + (SELECT count(*) FROM unnest($2::text[]) AS e(id)
               WHERE NOT EXISTS (SELECT 1 FROM commands c WHERE c.command_id = e.id)) AS n`,
@@ -301,7 +306,13 @@ function answerBytes(value: unknown): string {
   return JSON.stringify(value);
 }
 
-function checkHttpAnswer(r: HttpRecord, row: CommandRow | undefined, out: Violation[], anomalies: Anomaly[]) {
+function checkHttpAnswer(
+  r: HttpRecord,
+  row: CommandRow | undefined,
+  failed: boolean,
+  out: Violation[],
+  anomalies: Anomaly[],
+) {
   const final = r.final;
   const what = `${r.key} (${r.op} ${r.points} for ${r.userId})`;
   if (final && (final.status === 200 || final.status === 201)) {
@@ -321,8 +332,11 @@ function checkHttpAnswer(r: HttpRecord, row: CommandRow | undefined, out: Violat
         detail: `${what}: told ${code}, stored ${row?.status} ${storedCode}`,
       });
     }
-  } else if (final?.status === 202 && !row) {
+  } else if (final?.status === 202 && !row && !failed) {
     out.push({ kind: "accepted-not-decided", detail: what });
+  } else if (final?.status === 202 && row && failed) {
+    // The gateway said the send finally failed (nothing applied), yet the ledger decided it.
+    out.push({ kind: "failed-yet-decided", detail: `${what}: ${row.status}` });
   } else if (!final && r.onlyUnavailable && r.attempts > 0 && row?.status === "applied") {
     anomalies.push({
       kind: "503-yet-applied",
@@ -341,7 +355,8 @@ function checkHttpAnswer(r: HttpRecord, row: CommandRow | undefined, out: Violat
 function checkAnswers(rec: Recorder, snap: Snapshot, out: Violation[], anomalies: Anomaly[]): void {
   for (const r of rec.http) {
     const commandId = snap.keyToCommand.get(r.key);
-    checkHttpAnswer(r, commandId ? snap.commands.get(commandId)?.[0] : undefined, out, anomalies);
+    const row = commandId ? snap.commands.get(commandId)?.[0] : undefined;
+    checkHttpAnswer(r, row, commandId !== undefined && snap.failed.has(commandId), out, anomalies);
   }
   for (const e of rec.events) {
     if (!e.acked) continue;
@@ -504,12 +519,12 @@ function compareEntry(snap: Snapshot, entry: EntryRow, step: Step, what: string,
   }
   if (step.byPayer === undefined || step.entryType === "earn" || step.entryType === "adjust") return;
   const perPayer = step.byPayer.map((p) => ({ payer: p.payer, points: Number(p.points) }));
+  // Signed per payer as answered: negative for spends and expiry, positive for points given back.
   const amount = perPayer.reduce((sum, p) => sum + p.points, 0);
-  const signed = step.entryType === "reversal" ? Math.abs(amount) * Math.sign(entry.amount) : amount;
-  if (canonical(entry.allocations) !== canonical(perPayer) || entry.amount !== signed) {
+  if (canonical(entry.allocations) !== canonical(perPayer) || entry.amount !== amount) {
     out.push({
       kind: "entry-allocations-differ",
-      detail: `${what} ${entry.type}@${entry.seq}: stored ${entry.amount} ${canonical(entry.allocations)}, model ${signed} ${canonical(perPayer)}`,
+      detail: `${what} ${entry.type}@${entry.seq}: stored ${entry.amount} ${canonical(entry.allocations)}, model ${amount} ${canonical(perPayer)}`,
     });
   }
 }
@@ -658,9 +673,10 @@ async function checkAsyncStatuses(stack: ChaosStack, rec: Recorder, snap: Snapsh
     });
     const body = (await res.json().catch(() => null)) as { status?: string; response?: unknown } | null;
     const row = snap.commands.get(id)?.[0];
+    const status = row?.status ?? (snap.failed.has(id) ? "failed" : undefined);
     if (
       res.status !== 200 ||
-      body?.status !== row?.status ||
+      body?.status !== status ||
       answerBytes(body?.response) !== answerBytes(row?.response)
     ) {
       out.push({
@@ -724,6 +740,7 @@ export async function runChecks(
       cacheKeysChecked,
       httpBalancesChecked,
       asyncStatusesChecked,
+      failedSends: snap.failed.size,
       entriesByType: countBy([...snap.entriesByCommand.values()].flat(), (e) => e.type),
       holdsByStatus: countBy(snap.holdById.values(), (h) => h.status),
       movements: [...snap.movements.values()].reduce((n, m) => n + m.size, 0),

@@ -106,7 +106,7 @@ export function formatReport(r: ChaosReport): string {
     const f = r.figures;
     lines.push(
       `checked           ${f.commands} commands (${f.applied} applied, ${f.rejected} rejected), ${f.entries} entries, ${f.lots} lots, ${f.allocations} allocations`,
-      `                  ${f.usersReplayed} users replayed through the core, ${f.orderedCommands} acknowledged commands in real-time order, ${f.cacheKeysChecked} cache keys, ${f.httpBalancesChecked} API balances, ${f.asyncStatusesChecked} 202 statuses`,
+      `                  ${f.usersReplayed} users replayed through the core, ${f.orderedCommands} acknowledged commands in real-time order, ${f.cacheKeysChecked} cache keys, ${f.httpBalancesChecked} API balances, ${f.asyncStatusesChecked} 202 statuses, ${f.failedSends} 202s whose send failed`,
       `lifecycle         entries ${tally(f.entriesByType)}; holds ${tally(f.holdsByStatus)}; ${f.movements} movements`,
     );
   }

@@ -47,6 +47,11 @@ export interface Snapshot {
   commands: Map<string, CommandRow[]>;
   entriesByCommand: Map<string, EntryRow[]>;
   allocationsByEntry: Map<string, AllocationRow[]>;
+  /**
+   * Commands the gateway answered 202 whose send to Kafka then failed (`command_requests.status =
+   * 'failed'`): they never reached the ledger, and `GET /v1/commands/{id}` says "failed".
+   */
+  failed: Set<string>;
   /** Idempotency-Key -> command id (keys are unique within a run). */
   keyToCommand: Map<string, string>;
   accounts: Map<string, StoredAccount>;
@@ -89,6 +94,7 @@ async function readTables(pool: PoolClient): Promise<Snapshot> {
     entriesByCommand: new Map(),
     allocationsByEntry: new Map(),
     keyToCommand: new Map(),
+    failed: new Set(),
     accounts: new Map(),
     payers: new Map(),
     lots: new Map(),
@@ -118,6 +124,10 @@ async function readCommands(pool: PoolClient, s: Snapshot): Promise<void> {
     "SELECT key, command_id FROM idempotency_keys WHERE command_id IS NOT NULL",
   );
   for (const r of keys.rows) s.keyToCommand.set(r.key, r.command_id);
+  const failed = await pool.query<{ command_id: string }>(
+    "SELECT command_id FROM command_requests WHERE status = 'failed'",
+  );
+  for (const r of failed.rows) s.failed.add(r.command_id);
 }
 
 async function readEntries(pool: PoolClient, s: Snapshot): Promise<void> {
