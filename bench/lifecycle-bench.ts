@@ -24,6 +24,7 @@ const EXPIRY_LOTS_PER_MEMBER = 10;
 const PAIRS = Number(process.env.BENCH_LIFECYCLE_PAIRS ?? 2);
 const CONNECTIONS = 10;
 const DURATION_S = Number(process.env.BENCH_DURATION_S ?? 8);
+const PORT = Number(process.env.BENCH_PORT ?? 18080);
 const POLL_MS = 500;
 const EXPIRY_WAIT_MS_MAX = 60 * 60_000;
 const log = (m: string) => process.stderr.write(`[bench lifecycle] ${m}\n`);
@@ -156,7 +157,7 @@ async function recordExpiries(stack: BenchStack, db: pg.Client) {
 }
 
 export async function lifecycleBench(): Promise<void> {
-  const stack = await startBenchStack("lifecycle");
+  const stack = await startBenchStack("lifecycle", PORT);
   const db = new pg.Client({ connectionString: stack.databaseUrl });
   await db.connect();
   try {
