@@ -647,11 +647,13 @@ function writeReport(
 }
 
 // Scenarios with a stack and report of their own: `npm run bench -- --only scaleout`
-// (bench/scaleout.ts), `--only reports` (bench/reports-bench.ts) and `--only manylots`
-// (bench/many-lots-bench.ts: its figures also as rows of the report's table).
+// (bench/scaleout.ts), `--only reports` (bench/reports-bench.ts), `--only lifecycle`
+// (bench/lifecycle-bench.ts) and `--only manylots` (bench/many-lots-bench.ts: its figures also
+// as rows of the report's table).
 const SEPARATE_SCENARIOS: Record<string, () => Promise<unknown>> = {
   scaleout: runScaleout,
   reports: async () => (await import("./reports-bench")).reportsBench(),
+  lifecycle: async () => (await import("./lifecycle-bench")).lifecycleBench(),
   manylots: async () => {
     const { manyLotsBench, manyLotsRows } = await import("./many-lots-bench");
     const figures = await manyLotsBench();

@@ -7,7 +7,8 @@ import { ingestAvailable } from "./stack";
 
 /**
  * The short bank run inside `npm test`: private Postgres, Redis and Kafka, the real services as
- * processes, a handful of faults, then the same checks as `npm run chaos`. Asserts correctness
+ * processes, a handful of faults, the lifecycle workload (short-lived lots, reversals, holds),
+ * then the same checks as `npm run chaos`. Asserts correctness
  * only (no timing): zero violations, and the planted corruptions of the self-check are reported.
  */
 const FAULTS: FaultKind[] = [
@@ -42,6 +43,13 @@ describe("chaos (short)", () => {
       expect(report.selfCheck?.planted.length).toBeGreaterThanOrEqual(4);
       expect(report.selfCheck?.missed).toEqual([]);
       expect(report.requests.httpAcknowledged).toBeGreaterThan(0);
+      // The lifecycle workload did happen: expiries recorded, reversals, holds closed (captured,
+      // voided or expired: which of them depends on timing, so only their sum is asserted).
+      const f = report.figures!;
+      expect(f.entriesByType.expire ?? 0).toBeGreaterThan(0);
+      expect(f.entriesByType.reversal ?? 0).toBeGreaterThan(0);
+      const { captured = 0, voided = 0, expired = 0 } = f.holdsByStatus;
+      expect(captured + voided + expired).toBeGreaterThan(0);
     } finally {
       runAllKillersSync(); // runChaos stops everything itself; this covers a failure half-way
     }

@@ -98,11 +98,16 @@ export function formatReport(r: ChaosReport): string {
   lines.push(
     `quiescence        ${r.quiescence.ok ? "reached" : "NOT reached"} in ${s(r.quiescence.ms)} (${r.quiescence.detail})`,
   );
+  const tally = (counts: Record<string, number>) =>
+    Object.entries(counts)
+      .map(([k, n]) => `${k} ${n}`)
+      .join(", ") || "none";
   if (r.figures) {
     const f = r.figures;
     lines.push(
       `checked           ${f.commands} commands (${f.applied} applied, ${f.rejected} rejected), ${f.entries} entries, ${f.lots} lots, ${f.allocations} allocations`,
-      `                  ${f.usersReplayed} users replayed through the core, ${f.orderedCommands} acknowledged commands in real-time order, ${f.cacheKeysChecked} cache keys, ${f.httpBalancesChecked} API balances, ${f.asyncStatusesChecked} 202 statuses`,
+      `                  ${f.usersReplayed} users replayed through the core, ${f.orderedCommands} acknowledged commands in real-time order, ${f.cacheKeysChecked} cache keys, ${f.httpBalancesChecked} API balances, ${f.asyncStatusesChecked} 202 statuses, ${f.failedSends} 202s whose send failed`,
+      `lifecycle         entries ${tally(f.entriesByType)}; holds ${tally(f.holdsByStatus)}; ${f.movements} movements`,
     );
   }
   if (r.selfCheck) {

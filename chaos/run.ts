@@ -23,6 +23,7 @@ import { missedPlants, plantCorruptions } from "./selfcheck";
 import { ChaosStack, ingestAvailable } from "./stack";
 import {
   httpWorker,
+  KnownTargets,
   PARTNERS,
   type PartnerCredentials,
   partnerKafka,
@@ -60,6 +61,11 @@ export interface ChaosOptions {
   tailFault?: boolean;
   /** After the checks, plant known corruptions and require the checks to report each. */
   selfCheck?: boolean;
+  /**
+   * The points lifecycle workload (contract 6; default on): short-lived lots, wallet spends,
+   * reversals, holds captured, voided or left to expire.
+   */
+  lifecycle?: boolean;
   log?: Log;
 }
 
@@ -147,6 +153,10 @@ async function runPhases(
     tag,
     thinkMs: options.thinkMs,
     rec,
+    lifecycle: options.lifecycle !== false,
+    // The load runs at least durationS: what expires before then expires while the system runs.
+    shortLivedUntil: Date.now() + options.durationS * 1_000,
+    known: new KnownTargets(),
     loadStopped: () => loadStopped,
     retryDeadline: () => retryDeadline,
   };
@@ -423,7 +433,7 @@ function progressLine(rec: Recorder, startedAt: number): string {
 // --- CLI ----------------------------------------------------------------------------------------
 
 const USAGE = `usage: npm run chaos -- [--duration-s 240] [--users 300] [--faults-min 20] [--seed N] [--brokers 1|3]
-       [--concurrency 12] [--producers 2] [--think-ms 10] [--no-ingest] [--faults kind,kind,...|none] [--no-tail] [--keep] [--self-check]
+       [--concurrency 12] [--producers 2] [--think-ms 10] [--no-ingest] [--faults kind,kind,...|none] [--no-tail] [--no-lifecycle] [--keep] [--self-check]
 fault kinds: ${FAULT_KINDS.join(", ")}`;
 
 function parseCli(argv: string[]): ChaosOptions {
@@ -443,6 +453,7 @@ function parseCli(argv: string[]): ChaosOptions {
       keep: { type: "boolean", default: false },
       "self-check": { type: "boolean", default: false },
       "no-tail": { type: "boolean", default: false },
+      "no-lifecycle": { type: "boolean", default: false },
       help: { type: "boolean", default: false },
     },
   });
@@ -474,6 +485,7 @@ function parseCli(argv: string[]): ChaosOptions {
     keepDir: values.keep,
     selfCheck: values["self-check"],
     tailFault: !values["no-tail"],
+    lifecycle: !values["no-lifecycle"],
   };
 }
 

@@ -22,7 +22,7 @@ const notIn = "user_id <> ALL($1::text[])";
 const plantDoubledPoint: Planter = async (pool, used) => {
   const { rows } = await pool.query<{ user_id: string; arrival: string; payer: string }>(
     `SELECT user_id, arrival, payer FROM lots
-      WHERE remaining > 0 AND remaining + adjusted < points AND ${notIn} LIMIT 1`,
+      WHERE remaining > 0 AND remaining + adjusted + held + expired + reversed < points AND ${notIn} LIMIT 1`,
     [used],
   );
   const lot = rows[0];

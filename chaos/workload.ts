@@ -4,9 +4,10 @@ import { type KafkaSaslOptions, sleep } from "./infra";
 import type { Rng } from "./rng";
 
 /**
- * The clients of the bank run. HTTP workers send earns, negative transactions and spends with an
- * Idempotency-Key on every request and retry timeouts, network errors, 5xx and 429 with the SAME
- * key and body. Partner producers send signed events to partner.transactions and re-send a batch
+ * The clients of the bank run. HTTP workers send earns, negative transactions and spends, and with
+ * the lifecycle workload (contract 6) also short-lived earns, wallet spends, reversals and holds
+ * (placed, captured whole or in part, voided, or left to expire), with an Idempotency-Key on every
+ * request, and retry timeouts, network errors, 5xx and 429 with the SAME key and body. Partner producers send signed events to partner.transactions and re-send a batch
  * that was not acknowledged with the same event ids. Everything sent is recorded: the checks
  * compare these records with what the ledger decided.
  */
@@ -23,7 +24,15 @@ const PRODUCER_FAILURES_BEFORE_RENEW = 3;
 const TIMESTAMP_BASE_MS = Date.UTC(2024, 0, 1);
 const TIMESTAMP_SPAN_MS = 60 * 24 * 3_600_000;
 
-export type Op = "earn" | "negative" | "spend";
+export type Op = "earn" | "negative" | "spend" | "reverse" | "hold_place" | "hold_capture" | "hold_void";
+
+/** Short-lived lots and holds expire 2 s to LIFETIME_SHORT_MS_MAX after they are sent. */
+const LIFETIME_SHORT_MS_MIN = 2_000;
+const LIFETIME_SHORT_MS_MAX = 40_000;
+/** Holds meant to be captured or voided outlive any run (contract maximum). */
+const HOLD_TTL_S_LONG = 604_800;
+/** Entries and holds the workers remember as reversal, capture and void targets. */
+const KNOWN_TARGETS_MAX = 200;
 
 export interface HttpRecord {
   kind: "http";
@@ -31,9 +40,20 @@ export interface HttpRecord {
   op: Op;
   userId: string;
   payer?: string;
-  /** Signed for transactions (negative for a negative transaction); positive for a spend. */
+  /**
+   * Signed for transactions (negative for a negative transaction); positive for a spend, hold,
+   * reversal or capture; 0 for a reversal or capture that names no points (the default: all).
+   */
   points: number;
   timestamp?: string;
+  /** An earn's expires_at, when it sent one (absent: the payer's validity, null in the run). */
+  expiresAt?: string;
+  /** The entry a reversal reverses. */
+  entryId?: string;
+  /** The hold a capture or void names. */
+  holdId?: string;
+  /** A hold's ttl_s. */
+  ttlS?: number;
   token: string;
   path: string;
   body: string;
@@ -105,6 +125,12 @@ export interface WorkloadContext {
   tag: string;
   thinkMs: number;
   rec: Recorder;
+  /** Sends reversals, holds, wallet spends and short-lived lots as well (contract 6). */
+  lifecycle: boolean;
+  /** Short-lived lots and holds must expire before this instant (the earliest the load can stop). */
+  shortLivedUntil: number;
+  /** Answers the workers learnt ids from: what reversals, captures and voids name. */
+  known: KnownTargets;
   /** True once the load phase is over: workers start nothing new. */
   loadStopped: () => boolean;
   /** Until when a request already started is retried. */
@@ -225,6 +251,7 @@ export function transactionRecord(
   timestamp: string,
   token: string,
   probe = false,
+  expiresAt?: string,
 ): HttpRecord {
   return {
     kind: "http",
@@ -234,9 +261,14 @@ export function transactionRecord(
     payer,
     points,
     timestamp,
+    ...(expiresAt === undefined ? {} : { expiresAt }),
     token,
     path: `/v1/users/${encodeURIComponent(userId)}/transactions`,
-    body: JSON.stringify({ payer, points, timestamp }),
+    body: JSON.stringify(
+      expiresAt === undefined
+        ? { payer, points, timestamp }
+        : { payer, points, timestamp, expires_at: expiresAt },
+    ),
     probe,
     sentAt: Date.now(),
     attempts: 0,
@@ -261,8 +293,59 @@ function spendRecord(key: string, userId: string, points: number, token: string)
   };
 }
 
+/** Ids learnt from answers, per kind, bounded (the oldest are forgotten). */
+export class KnownTargets {
+  readonly earns: { userId: string; entryId: string }[] = [];
+  readonly spends: { userId: string; entryId: string }[] = [];
+  readonly holds: { userId: string; holdId: string; points: number }[] = [];
+
+  remember<T>(list: T[], item: T): void {
+    list.push(item);
+    if (list.length > KNOWN_TARGETS_MAX) list.shift();
+  }
+
+  /** Takes a random element out of the list (a hold is captured or voided once). */
+  take<T>(list: T[], rng: Rng): T | undefined {
+    if (list.length === 0) return undefined;
+    return list.splice(rng.int(0, list.length - 1), 1)[0];
+  }
+}
+
+function postRecord(
+  key: string,
+  op: Op,
+  userId: string,
+  token: string,
+  path: string,
+  body: unknown,
+  fields: Partial<HttpRecord> & { points: number },
+): HttpRecord {
+  return {
+    kind: "http",
+    key,
+    op,
+    userId,
+    token,
+    path,
+    body: JSON.stringify(body),
+    probe: false,
+    sentAt: Date.now(),
+    attempts: 0,
+    onlyUnavailable: true,
+    ...fields,
+  };
+}
+
+const userPath = (userId: string, rest: string) => `/v1/users/${encodeURIComponent(userId)}/${rest}`;
+
+/** A lifetime that ends before the load can stop (so its expiry happens during the run), or none. */
+function shortLifetimeMs(ctx: WorkloadContext, rng: Rng): number | undefined {
+  const roomMs = Math.min(LIFETIME_SHORT_MS_MAX, ctx.shortLivedUntil - Date.now());
+  return roomMs > LIFETIME_SHORT_MS_MIN ? rng.int(LIFETIME_SHORT_MS_MIN, roomMs) : undefined;
+}
+
 /** 45% earns, 15% negative transactions, 40% spends; the admin token for a fifth of them. */
-function nextRequest(ctx: WorkloadContext, rng: Rng, key: string): HttpRecord {
+function classicRequest(ctx: WorkloadContext, rng: Rng, key: string): HttpRecord {
   const userId = rng.pick(ctx.users);
   const r = rng.next();
   if (r < 0.6) {
@@ -275,11 +358,95 @@ function nextRequest(ctx: WorkloadContext, rng: Rng, key: string): HttpRecord {
   return spendRecord(key, userId, rng.int(1, 400), token);
 }
 
+/**
+ * The lifecycle mix: 30% earns (two in five short-lived), 12% negatives, 15% spends, 5% wallet
+ * spends (their entries are reversal targets), 10% holds (half expire by ttl_s), 7% captures
+ * (whole or part), 4% voids, 17% reversals (of spends and earns, all or part). A capture, void or
+ * reversal with nothing known to name becomes an earn.
+ */
+function lifecycleRequest(ctx: WorkloadContext, rng: Rng, key: string): HttpRecord {
+  const r = rng.next();
+  if (r >= 0.72) {
+    const r2 = lifecycleOnTarget(ctx, rng, key, r);
+    if (r2) return r2;
+  }
+  const userId = rng.pick(ctx.users);
+  if (r < 0.42) {
+    const payer = rng.pick(PARTNERS);
+    const token = rng.next() < 0.2 ? ctx.adminToken : ctx.partners.get(payer)!.token;
+    if (r >= 0.3) return transactionRecord(key, userId, payer, -rng.int(1, 200), randomTimestamp(rng), token);
+    const lifetime = rng.next() < 0.4 ? shortLifetimeMs(ctx, rng) : undefined;
+    const expiresAt = lifetime === undefined ? undefined : new Date(Date.now() + lifetime).toISOString();
+    return transactionRecord(
+      key,
+      userId,
+      payer,
+      rng.int(1, 500),
+      randomTimestamp(rng),
+      token,
+      false,
+      expiresAt,
+    );
+  }
+  if (r < 0.57) return spendRecord(key, userId, rng.int(1, 400), ctx.adminToken);
+  if (r < 0.62) {
+    const points = rng.int(1, 300);
+    const body = { user_id: userId, amount: -points, reason: "chaos wallet spend" };
+    return postRecord(key, "spend", userId, ctx.adminToken, "/v1/entries", body, { points });
+  }
+  const points = rng.int(1, 300);
+  const shortMs = rng.next() < 0.5 ? shortLifetimeMs(ctx, rng) : undefined;
+  const ttlS = shortMs === undefined ? HOLD_TTL_S_LONG : Math.max(1, Math.floor(shortMs / 1_000));
+  const token = rng.next() < 0.5 ? ctx.adminToken : ctx.partners.get(rng.pick(PARTNERS))!.token;
+  const body = { points, ttl_s: ttlS, reason: "chaos hold" };
+  return postRecord(key, "hold_place", userId, token, userPath(userId, "holds"), body, { points, ttlS });
+}
+
+function lifecycleOnTarget(ctx: WorkloadContext, rng: Rng, key: string, r: number): HttpRecord | undefined {
+  const known = ctx.known;
+  if (r < 0.83) {
+    const hold = known.take(known.holds, rng);
+    if (!hold) return undefined;
+    const { userId, holdId } = hold;
+    const base = userPath(userId, `holds/${holdId}`);
+    if (r >= 0.79)
+      return postRecord(key, "hold_void", userId, ctx.adminToken, `${base}/void`, {}, { points: 0, holdId });
+    const points = rng.next() < 0.5 ? 0 : rng.int(1, hold.points);
+    const body = points === 0 ? {} : { points };
+    return postRecord(key, "hold_capture", userId, ctx.adminToken, `${base}/capture`, body, {
+      points,
+      holdId,
+    });
+  }
+  const target = rng.pick([known.spends, known.spends, known.spends, known.earns]);
+  if (target.length === 0) return undefined;
+  const { userId, entryId } = rng.pick(target);
+  const points = rng.next() < 0.5 ? 0 : rng.int(1, 100);
+  const body = points === 0 ? { reason: "chaos return" } : { points, reason: "chaos return" };
+  const path = userPath(userId, `entries/${entryId}/reversals`);
+  return postRecord(key, "reverse", userId, ctx.adminToken, path, body, { points, entryId });
+}
+
+/** Remembers what an answer names: an earn's or spend's entry, a hold. */
+function learn(ctx: WorkloadContext, r: HttpRecord): void {
+  const final = r.final;
+  if (!final || (final.status !== 200 && final.status !== 201)) return;
+  const body = final.body as { entry_id?: string; hold_id?: string; points?: number };
+  if (r.op === "earn" && body.entry_id)
+    ctx.known.remember(ctx.known.earns, { userId: r.userId, entryId: body.entry_id });
+  else if ((r.op === "spend" || r.op === "hold_capture") && body.entry_id)
+    ctx.known.remember(ctx.known.spends, { userId: r.userId, entryId: body.entry_id });
+  else if (r.op === "hold_place" && body.hold_id)
+    ctx.known.remember(ctx.known.holds, { userId: r.userId, holdId: body.hold_id, points: r.points });
+}
+
 export async function httpWorker(ctx: WorkloadContext, rng: Rng, workerId: number): Promise<void> {
   for (let n = 0; !ctx.loadStopped(); n++) {
-    const r = nextRequest(ctx, rng, `${ctx.tag}-w${workerId}-${n}`);
+    const key = `${ctx.tag}-w${workerId}-${n}`;
+    const r = ctx.lifecycle ? lifecycleRequest(ctx, rng, key) : classicRequest(ctx, rng, key);
     ctx.rec.http.push(r);
     await perform(ctx, r, rng);
+    learn(ctx, r);
     if (r.final && r.final.status !== 202 && rng.next() < REPLAY_SHARE) await replay(ctx, r, rng);
     if (ctx.thinkMs > 0) await sleep(rng.int(0, ctx.thinkMs));
   }
