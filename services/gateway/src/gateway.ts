@@ -108,7 +108,7 @@ function gatewayContext(
   });
   new Counter({
     name: "kafka_rejections_contained_total",
-    help: "Retriable Kafka client errors left unhandled inside kafkajs (a broker loss) and contained",
+    help: "Retriable Kafka client errors the client library left unhandled (a broker loss), contained",
     registers: [metrics],
     collect() {
       this.reset();

@@ -13,7 +13,7 @@ export class IngestMetrics {
   private lagQuery: Promise<void> | null = null;
   readonly kafkaRejectionsContained = new Counter({
     name: "kafka_rejections_contained_total",
-    help: "Retriable Kafka client errors left unhandled inside kafkajs (a broker loss) and contained",
+    help: "Retriable Kafka client errors the client library left unhandled (a broker loss), contained",
     registers: [this.registry],
     collect() {
       this.reset();

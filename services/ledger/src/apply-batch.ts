@@ -119,7 +119,7 @@ export async function applyBatch(
       ctx.pace.add(1);
       await ctx.pace.turnIfDue();
     }
-    await snapshots.write(db);
+    writes.snapshots.push(...snapshots.rows());
     await writes.write(db, options.heartbeat);
     // Every user of the batch, not only those changed now: a redelivered command is "known" and
     // changes nothing, but its first delivery may have committed and died before the cache write.

@@ -11,6 +11,7 @@ import { lotKey, payerKey } from "./keys";
 import { type Heartbeat, nextTurn } from "./pace";
 import type { LoadedLots } from "./prefetch";
 import { ReportFigures, upsertFigures, upsertTotals } from "./report-figures";
+import { insertSnapshots, type SnapshotRow } from "./snapshots";
 import { type AccountRow, type PayerRow, updateAccounts, upsertPayers } from "./storage/accounts";
 import { type AllocationRow, insertAllocations } from "./storage/allocations";
 import { insertCommands } from "./storage/commands";
@@ -47,6 +48,8 @@ export class BatchWrites {
   /** The report figures (report-figures.ts), summed from the same movements. */
   private readonly figures = new ReportFigures();
   readonly holdAllocations: HoldAllocationRow[] = [];
+  /** Day snapshots (snapshots.ts): first, so their condition sees only earlier batches' movements. */
+  readonly snapshots: SnapshotRow[] = [];
   private readonly movements = new Map<string, MovementRow>();
   /** Reversed entries and takes written before this batch: their final `reversed`. */
   private readonly entriesReversed = new Map<
@@ -244,7 +247,9 @@ export class BatchWrites {
     // Entries created in this batch are inserted already marked used (one snapshot: an UPDATE in
     // the same statement would not see them).
     const createdEntries = new Set(this.entries.map((e) => e.entry_id));
+    assert(this.snapshots.length <= WRITE_ROWS_MAX, "day snapshots must fit the batch's first statement");
     return [
+      ...slicesOf(insertSnapshots, this.snapshots),
       ...slicesOf(insertCommands, this.commands),
       ...slicesOf(insertEntries, this.entries),
       ...slicesOf(

@@ -35,7 +35,7 @@ export class LedgerMetrics {
 
   readonly kafkaRejectionsContained = new Counter({
     name: "kafka_rejections_contained_total",
-    help: "Retriable Kafka client errors left unhandled inside kafkajs (a broker loss) and contained",
+    help: "Retriable Kafka client errors the client library left unhandled (a broker loss), contained",
     registers: [this.registry],
     collect() {
       this.reset();

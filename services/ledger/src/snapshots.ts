@@ -8,14 +8,14 @@
  * already loaded, before the batch's commands change it: the payers' sums, and every lot that can
  * be due by the day's start (a batch loads the whole book when the stored next expiry has come,
  * and the day's start is before the batch). No history is read. It is written in the same
- * transaction as the member's first change of the day: the one statement below stores it only if
+ * transaction as the member's first change of the day: insertSnapshots below stores it only if
  * no movement stored for the member counts after the day's start (else it would miss that
  * change), so a ledger started mid-day, or a member whose only earlier change of the day was
  * refused, never gets an inexact one. Rows are one per member and active day, never updated.
  */
 import { type BalanceSnapshot, daySnapshot } from "@points/core";
 import { assert } from "@points/shared";
-import type { PoolClient } from "@points/shared/db";
+import type { TableWrite } from "./storage/unnest";
 import type { Account } from "./store";
 
 interface Taken {
@@ -48,28 +48,40 @@ export class DaySnapshots {
   }
 
   /**
-   * Call after deciding and before the batch's own rows are written (its movements would count
-   * after the day's start): stores the snapshot of each member the batch changed, unless a stored
-   * movement says this is not the member's first change since that instant. Returns rows stored.
+   * Call after deciding: the snapshot rows of the members the batch changed. BatchWrites sends
+   * them in the batch's first statement, with insertSnapshots' condition judged on the movements
+   * stored before it (the statement's own are not visible to it).
    */
-  async write(db: PoolClient): Promise<number> {
-    const changed = this.taken.filter((t) => t.account.seq > t.seq);
-    if (changed.length === 0) return 0;
-    const result = await db.query(
-      `INSERT INTO balance_snapshots (user_id, at, balances)
-       SELECT s.user_id, s.at, s.balances
-         FROM unnest($1::text[], $2::timestamptz[], $3::jsonb[]) AS s(user_id, at, balances)
-        WHERE NOT EXISTS (SELECT 1 FROM movements m WHERE m.user_id = s.user_id AND m.at > s.at)
-       ON CONFLICT (user_id, at) DO NOTHING`,
-      [
-        changed.map((t) => t.userId),
-        changed.map((t) => new Date(t.snapshot.at).toISOString()),
-        changed.map((t) => balancesJson(t.snapshot)),
-      ],
-    );
-    return result.rowCount ?? 0;
+  rows(): SnapshotRow[] {
+    return this.taken
+      .filter((t) => t.account.seq > t.seq)
+      .map((t) => ({ user_id: t.userId, at: t.snapshot.at, balances: balancesJson(t.snapshot) }));
   }
 }
+
+export interface SnapshotRow {
+  user_id: string;
+  at: number;
+  balances: string;
+}
+
+/**
+ * Stores a snapshot unless a stored movement of the member counts after its instant (then this is
+ * not the member's first change since the day's start, and the snapshot would miss that change).
+ * A data-modifying CTE sees the rows as they were before its statement, so the batch's own
+ * movements, written in the same statement, do not count.
+ */
+export const insertSnapshots: TableWrite<SnapshotRow> = {
+  columns: [
+    { name: "user_id", type: "text", value: (r) => r.user_id },
+    { name: "at", type: "timestamptz", value: (r) => new Date(r.at).toISOString() },
+    { name: "balances", type: "jsonb", value: (r) => r.balances },
+  ],
+  sql: (from, names) =>
+    `INSERT INTO balance_snapshots (${names}) SELECT ${names} FROM ${from}
+      WHERE NOT EXISTS (SELECT 1 FROM movements m WHERE m.user_id = v.user_id AND m.at > v.at)
+     ON CONFLICT (user_id, at) DO NOTHING`,
+};
 
 /**
  * `[{payer, points}]` in first-seen order, points as decimal strings: a balance may pass 2^53
