@@ -111,6 +111,25 @@ export function bookProblems(book: Book): string[] {
   if (book.total > TOTAL_MAX) problems.push("total is past TOTAL_MAX");
   problems.push(...placementProblems(book));
   problems.push(...holdProblems(book));
+  problems.push(...nextExpiryProblems(book));
+  return problems;
+}
+
+/**
+ * The book's next-expiry bound (when known) is at or before every unspent lot's expiry: the
+ * scheduler and balancesAt trust it to skip work, so a late bound hides due points.
+ */
+function nextExpiryProblems(book: Book): string[] {
+  if (book.nextExpiry === undefined) return [];
+  const problems: string[] = [];
+  for (const lot of book.lots) {
+    if (lot.remaining === 0n || lot.expiresAt === undefined || lot.expiresAt === null) continue;
+    if (book.nextExpiry === null || lot.expiresAt < book.nextExpiry) {
+      problems.push(
+        `lot ${lot.arrival} expires at ${lot.expiresAt}, before the book's next expiry ${book.nextExpiry}`,
+      );
+    }
+  }
   return problems;
 }
 

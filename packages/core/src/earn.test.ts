@@ -4,6 +4,7 @@ import { AssertionError } from "./assert";
 import { balances, bookProblems, emptyBook } from "./book";
 import { accepted, lotViews, snapshotOf } from "./book.test-support";
 import { earn } from "./earn";
+import { nextDue } from "./schedule";
 import { spend } from "./spend";
 import { POINTS_MAX, TOTAL_MAX } from "./types";
 
@@ -161,6 +162,25 @@ describe("earn", () => {
       expect(snapshotOf(book)).toEqual(before);
       accepted(earn(book, { payer: "B", points: 1024n, ts: 0 }));
     });
+  });
+
+  it("a back-dated earn that takes over a deduction lets the newer expiring lot count its expiry again", () => {
+    const book = emptyBook("u1");
+    const HOUR_MS = 3_600_000;
+    accepted(earn(book, { payer: "A", points: 5n, ts: 100, expiresAt: HOUR_MS, now: 0 }));
+    accepted(adjust(book, { payer: "A", points: 5n, ts: 0, now: 0 }));
+    // An earn already past its expiry records an expiry, which makes the book's bound exact: none.
+    accepted(earn(book, { payer: "A", points: 1n, ts: 0, expiresAt: -1, now: 0 }));
+    expect(nextDue(book).expiry).toBeNull();
+    // Older than the deducted lot: the deduction moves onto it (rule 3), the first lot is unspent again.
+    accepted(earn(book, { payer: "A", points: 5n, ts: 50, now: 0 }));
+    expect(lotViews(book).map((lot) => [lot.ts, lot.remaining, lot.adjusted])).toEqual([
+      [0, 0n, 0n],
+      [50, 0n, 5n],
+      [100, 5n, 0n],
+    ]);
+    expect(nextDue(book).expiry).toBe(HOUR_MS);
+    expect(bookProblems(book)).toEqual([]);
   });
 
   it.each([0n, -5n])("asserts on points %s (a programmer error, not a rejection)", (points) => {

@@ -43,7 +43,7 @@ export function earn(book: Book, input: EarnInput): Result<EarnOutcome> {
   const bornExpired = at !== undefined && isExpiredAt(lot, at);
   const changes =
     state.adjusted > 0n && !bornExpired
-      ? placeNegativesAgain(book.lots, index, state.adjusted, at ?? book.expiredThrough)
+      ? placeNegativesAgain(book, index, state.adjusted, at ?? book.expiredThrough)
       : [];
   const moves = new Movements();
   moves.add(lot.payer, "earned", lot.points, at ?? null);
@@ -80,11 +80,12 @@ function addPayer(book: Book, payer: string): PayerState {
  * Used by earns (a new lot) and by points given back to a lot (reversals, hold releases).
  */
 export function placeNegativesAgain(
-  lots: Lot[],
+  book: Book,
   index: number,
   payerAdjusted: bigint,
   now: number | undefined,
 ): LotChange[] {
+  const lots = book.lots;
   const lot = lots[index]!;
   const released: LotChange[] = [];
   const room = lot.remaining;
@@ -96,6 +97,9 @@ export function placeNegativesAgain(
     const take = minPoints(newer.adjusted, room - moved);
     newer.adjusted -= take;
     newer.remaining += take;
+    // The newer lot has unspent points again: its expiry must bound the book's next one, or
+    // the scheduler and balancesAt(past instant) would miss it (found by the day-snapshot property).
+    noteExpiry(book, newer);
     moved += take;
     released.push({ arrival: newer.arrival, payer: newer.payer, remainingDelta: take, adjustedDelta: -take });
   }

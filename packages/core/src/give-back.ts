@@ -55,8 +55,7 @@ export class GiveBack {
     noteExpiry(book, lot);
     // Contract rule 3: the payer's deductions sit on its oldest unspent points, so they move
     // onto a lot that has points again if they sit on newer ones.
-    if (state.adjusted > 0n)
-      this.changes.push(...placeNegativesAgain(book.lots, index, state.adjusted, this.at));
+    if (state.adjusted > 0n) this.changes.push(...placeNegativesAgain(book, index, state.adjusted, this.at));
   }
 
   /**

@@ -3,8 +3,9 @@ import { adjust } from "./adjust";
 import { balances, bookProblems, emptyBook } from "./book";
 import { accepted, at, balanceObject, LotRegistry, snapshotOf } from "./book.test-support";
 import { earn } from "./earn";
-import { admitLots, expire } from "./expiry";
+import { admitLots, balancesAt, expire } from "./expiry";
 import { type ReversedEntry, reverse } from "./reverse";
+import { nextDue } from "./schedule";
 import { spend } from "./spend";
 import type { Book, Result } from "./types";
 
@@ -115,6 +116,28 @@ describe("reverse a spend", () => {
     accepted(reverse(book, { entryId: "e", entry: { type: "spend", takes }, now: T0 }));
     expect(book.lots.find((lot) => lot.arrival === 1n)).toMatchObject({ remaining: 25n, adjusted: 5n });
     expect(book.lots.find((lot) => lot.arrival === 3n)).toMatchObject({ remaining: 50n, adjusted: 0n });
+    expect(bookProblems(book)).toEqual([]);
+  });
+
+  it("a lot freed of a deduction that moved onto older points counts its expiry again", () => {
+    // A 10 (no expiry), then A 5 expiring in an hour; spend 10 takes the first lot, a deduction
+    // of 5 sits on the second (no unspent points left to expire); reversing the spend moves the deduction back onto the first lot,
+    // so the second has 5 unspent points again that expire in an hour.
+    const book = emptyBook("u1");
+    const lots = new LotRegistry();
+    accepted(earn(book, { payer: "A", points: 10n, ts: T0, now: T0 }));
+    accepted(earn(book, { payer: "A", points: 5n, ts: T0 + 1, expiresAt: T0 + HOUR_MS, now: T0 }));
+    lots.track(book);
+    const takes = lots.takesOf(accepted(spend(book, { points: 10n, now: T0 })).changes);
+    accepted(adjust(book, { payer: "A", points: 5n, ts: T0, now: T0 }));
+    // An earn already past its expiry records an expiry, which makes the book's bound exact.
+    accepted(earn(book, { payer: "A", points: 1n, ts: T0, expiresAt: T0 - 1, now: T0 }));
+    expect(nextDue(book).expiry).toBeNull();
+    admitLots(book, lots.lotsOf(takes.map((take) => take.arrival)));
+    accepted(reverse(book, { entryId: "e", entry: { type: "spend", takes }, now: T0 }));
+    expect(book.lots.find((lot) => lot.arrival === 2n)).toMatchObject({ remaining: 5n, adjusted: 0n });
+    expect(nextDue(book).expiry).toBe(T0 + HOUR_MS);
+    expect(balancesAt(book, T0 + HOUR_MS)).toEqual([{ payer: "A", points: 5n }]);
     expect(bookProblems(book)).toEqual([]);
   });
 });
