@@ -31,6 +31,11 @@ const prefix = z
 
 /** How long ledger.commands and partner.transactions keep messages (the broker's default, 168 h). */
 export const KAFKA_TOPIC_RETENTION_DAYS = 7;
+/**
+ * The longest a gateway keeps sending an undecided command again (its outbox): a resend can then
+ * sit in the topic for the topic's retention, so command records must outlive both.
+ */
+export const COMMAND_RESEND_WINDOW_DAYS = 1;
 
 export const CommonConfig = z.object({
   DATABASE_URL: postgresUrl.default("postgres://postgres@127.0.0.1:5432/points"),
@@ -69,6 +74,20 @@ export const GatewayConfig = CommonConfig.extend({
    * 0 turns the memory copy off and every fast read asks Redis.
    */
   BALANCE_NEAR_CACHE_ENTRIES: z.coerce.number().int().min(0).max(10_000_000).default(50_000),
+  /**
+   * The outbox (README, "Nothing lost"): a command answered 202 and still undecided this long
+   * after is sent again (then after twice as long, up to COMMAND_RESEND_BACKOFF_MAX_MS).
+   */
+  COMMAND_RESEND_AFTER_MS: positiveInt.min(1_000).max(3_600_000).default(30_000),
+  COMMAND_RESEND_BACKOFF_MAX_MS: positiveInt.min(1_000).max(3_600_000).default(600_000),
+  /** How often each gateway looks for undecided commands to send again. */
+  COMMAND_RESEND_INTERVAL_MS: positiveInt.min(100).max(600_000).default(5_000),
+  /**
+   * Resending stops this long after the 202 (the row stays "pending", counted and logged). It must
+   * end before the ledger prunes command records (retention, longer than the topic's 7 days), or
+   * a late resend could be applied a second time.
+   */
+  COMMAND_RESEND_MAX_AGE_MS: positiveInt.max(COMMAND_RESEND_WINDOW_DAYS * 86_400_000).default(86_400_000),
   /** Processes serving HTTP on the one port (node:cluster); each is a gateway instance. */
   GATEWAY_WORKERS: positiveInt.max(64).default(1),
   /** Base for absolute URLs (pagination links); taken from the request's Host when unset. */
@@ -84,14 +103,15 @@ export const LedgerConfig = CommonConfig.extend({
   METRICS_PORT: port.default(9101),
   /**
    * Days command records, idempotency keys and partner event claims are kept. Must outlive what
-   * Kafka can still redeliver (ledger.commands keeps KAFKA_TOPIC_RETENTION_DAYS), or a redelivered
-   * command could be applied twice.
+   * Kafka can still redeliver (ledger.commands keeps KAFKA_TOPIC_RETENTION_DAYS, and a gateway may
+   * send an undecided command again for COMMAND_RESEND_WINDOW_DAYS), or a redelivered command
+   * could be applied twice.
    */
   RETENTION_DAYS: positiveInt.max(36_500).default(30),
   RETENTION_PRUNE_INTERVAL_S: positiveInt.max(86_400).default(300),
-}).refine((c) => c.RETENTION_DAYS > KAFKA_TOPIC_RETENTION_DAYS, {
+}).refine((c) => c.RETENTION_DAYS > KAFKA_TOPIC_RETENTION_DAYS + COMMAND_RESEND_WINDOW_DAYS, {
   path: ["RETENTION_DAYS"],
-  message: `must be more than the topics' retention (${KAFKA_TOPIC_RETENTION_DAYS} days), so a redelivered command is still recognised`,
+  message: `must be more than the topics' retention (${KAFKA_TOPIC_RETENTION_DAYS} days) plus the gateways' resend window (${COMMAND_RESEND_WINDOW_DAYS} day), so a redelivered command is still recognised`,
 });
 export type LedgerConfig = z.infer<typeof LedgerConfig>;
 

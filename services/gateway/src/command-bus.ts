@@ -146,7 +146,7 @@ export class CommandBus {
       .query(
         `INSERT INTO command_requests (command_id, user_id, actor, status)
          SELECT c, u, a, 'failed' FROM unnest($1::text[], $2::text[], $3::text[]) AS t(c, u, a)
-         ON CONFLICT (command_id) DO UPDATE SET status = 'failed'`,
+         ON CONFLICT (command_id) DO UPDATE SET status = 'failed', resend_at = NULL`,
         [
           commands.map((c) => c.command_id),
           commands.map((c) => c.user_id),

@@ -15,6 +15,7 @@ import { createApp } from "./app";
 import { Authenticator } from "./auth";
 import { BalanceNearCache } from "./balance-near-cache";
 import { CommandBus } from "./command-bus";
+import { type OutboxCounters, startResender } from "./command-outbox";
 import type { GatewayContext } from "./context";
 
 export interface RunningGateway {
@@ -64,6 +65,18 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
       authInvalidate: keys.authInvalidate,
     },
   );
+  const resender = startResender(
+    pool,
+    (command) => bus.produce(command),
+    {
+      resendAfterMs: config.COMMAND_RESEND_AFTER_MS,
+      backoffMaxMs: config.COMMAND_RESEND_BACKOFF_MAX_MS,
+      maxAgeMs: config.COMMAND_RESEND_MAX_AGE_MS,
+      intervalMs: config.COMMAND_RESEND_INTERVAL_MS,
+    },
+    log,
+    outboxCounters(ctx.metrics),
+  );
   const server = await listen(ctx, config.PORT);
   const port = (server.address() as { port: number }).port;
   log.info({ port, gatewayId }, "gateway listening");
@@ -75,6 +88,7 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
         server.close(() => resolve());
         server.closeIdleConnections();
       });
+      await resender.stop();
       kafkaReady.cancel();
       adminReady.cancel();
       await Promise.allSettled([producer.disconnect(), admin.disconnect()]);
@@ -84,6 +98,20 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
       await pool.end();
     },
   };
+}
+
+function outboxCounters(metrics: Registry): OutboxCounters {
+  const resent = new Counter({
+    name: "gateway_commands_resent_total",
+    help: "Commands answered 202 and still undecided after COMMAND_RESEND_AFTER_MS, sent again (outbox)",
+    registers: [metrics],
+  });
+  const abandoned = new Counter({
+    name: "gateway_commands_resend_abandoned_total",
+    help: "Undecided commands past COMMAND_RESEND_MAX_AGE_MS, no longer sent again (left pending)",
+    registers: [metrics],
+  });
+  return { resent: (n) => resent.inc(n), abandoned: (n) => abandoned.inc(n) };
 }
 
 /** What route handlers may use, with the metrics and the token invalidation they share. */

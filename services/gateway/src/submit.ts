@@ -9,6 +9,7 @@ import type { Request, Response } from "express";
 import { z } from "zod";
 import { principalName } from "./auth";
 import type { AnyLedgerCommand } from "./command-bus";
+import { recordPending } from "./command-outbox";
 import type { GatewayContext } from "./context";
 import { httpError } from "./http-errors";
 import { claimIdempotencyKey } from "./idempotency-keys";
@@ -105,11 +106,9 @@ export async function submitCommand(ctx: GatewayContext, req: Request, res: Resp
   return accepted(res, commandId, false);
 }
 
-async function markPending(ctx: GatewayContext, command: AnyLedgerCommand, actor: string): Promise<void> {
-  await ctx.pool.query(
-    "INSERT INTO command_requests (command_id, user_id, actor) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
-    [command.command_id, command.user_id, actor],
-  );
+/** Records the 202 with the command itself: the outbox sends it again if it is not decided in time. */
+function markPending(ctx: GatewayContext, command: AnyLedgerCommand, actor: string): Promise<void> {
+  return recordPending(ctx.pool, command, actor, ctx.config.COMMAND_RESEND_AFTER_MS);
 }
 
 function respond(res: Response, outcome: LedgerOutcome): void {

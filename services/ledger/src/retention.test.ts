@@ -105,15 +105,15 @@ describe("retention pruner", () => {
     }
   });
 
-  it("refuses a window that Kafka could still redeliver from", () => {
+  it("refuses a window that Kafka could still redeliver from (topic retention plus the resend window)", () => {
     const result = parseConfig(LedgerConfig, {
       COMMAND_SIGNING_KEYS: env.commandSigningKeys,
-      RETENTION_DAYS: "7",
+      RETENTION_DAYS: "8",
     });
     expect(result.ok).toBe(false);
     if (!result.ok) expect(result.message).toContain("RETENTION_DAYS");
     expect(
-      parseConfig(LedgerConfig, { COMMAND_SIGNING_KEYS: env.commandSigningKeys, RETENTION_DAYS: "8" }).ok,
+      parseConfig(LedgerConfig, { COMMAND_SIGNING_KEYS: env.commandSigningKeys, RETENTION_DAYS: "9" }).ok,
     ).toBe(true);
   });
 });
