@@ -29,8 +29,9 @@ type Waiter = (outcome: LedgerOutcome) => void;
 
 /**
  * What became of a produce: "sent" (Kafka acknowledged it) or "unknown" (the send did not finish
- * in time; it may still reach the ledger, and is recorded "failed" if it finally fails). A send
- * that certainly never left (the producer is not connected) throws 503 instead.
+ * in time, or failed after it may have reached the broker; the outbox sends it again until the
+ * ledger decides it). A send that certainly never left (the producer is not connected) throws
+ * 503 instead.
  */
 export type Produced = "sent" | "unknown";
 
@@ -130,30 +131,13 @@ export class CommandBus {
         );
         for (const item of batch) item.done(refused);
       } else {
-        // The send may still land (kafkajs retries) or may have landed before it failed: the
-        // clients get 202, and a send that finally fails is recorded so polls end "failed".
-        const commands = batch.map((item) => item.command);
-        if (result === "unknown") sending.catch(() => this.recordFailed(commands));
-        else await this.recordFailed(commands);
+        // The send may still land (kafkajs retries) or may have landed before it failed (a
+        // produce timed out, then a retry was refused): nobody can say "never applied". The
+        // clients get 202 and the outbox (command-outbox.ts) sends it again until decided.
+        if (result === "unknown") sending.catch(() => {});
         for (const item of batch) item.done("unknown");
       }
     }
-  }
-
-  /** Marks commands whose send failed: they never reached the ledger and never will. */
-  private async recordFailed(commands: AnyLedgerCommand[]): Promise<void> {
-    await this.pool
-      .query(
-        `INSERT INTO command_requests (command_id, user_id, actor, status)
-         SELECT c, u, a, 'failed' FROM unnest($1::text[], $2::text[], $3::text[]) AS t(c, u, a)
-         ON CONFLICT (command_id) DO UPDATE SET status = 'failed', resend_at = NULL`,
-        [
-          commands.map((c) => c.command_id),
-          commands.map((c) => c.user_id),
-          commands.map((c) => `${c.actor.role}:${c.actor.id}`),
-        ],
-      )
-      .catch(() => {}); // Postgres down as well: the command stays "pending" for its pollers
   }
 
   /** The ledger's recorded outcome, if it has decided the command. */

@@ -13,7 +13,7 @@ beforeAll(async () => {
   pool = createPool(env.databaseUrl, { max: 2 });
   await pool.query(
     `INSERT INTO members (loyalty_id, client_name, client_birthday)
-     SELECT 'g' || i, 'Member ' || i, '1990-01-01' FROM generate_series(1, 6) i`,
+     SELECT 'g' || i, 'Member ' || i, '1990-01-01' FROM generate_series(1, 8) i`,
   );
   await corruptMember(pool, "broken");
 });
@@ -210,5 +210,29 @@ describe("GroupCommitter", () => {
     // The healthy partition: the group's transaction, then one of its own (not one per command).
     expect(locks.get("g5")).toBe(2);
     expect(heartbeats).toBeGreaterThan(0);
+  });
+
+  it("keeps each new member's Kafka partition through isolation: its account and report figures", async () => {
+    const committer = new GroupCommitter(pool);
+    const healthy = [earnCommand("g7", "P4", 2, "2022-01-01T00:00:00Z")];
+    const faulty = [earnCommand("g8", "P7", 3, "2022-01-01T00:00:00Z"), spendCommand("broken", 50)];
+    await Promise.all([
+      committer.apply(healthy, new Map(), undefined, 4),
+      committer.apply(faulty, new Map(), undefined, 7),
+    ]);
+    const accounts = await pool.query<{ user_id: string; kafka_partition: number | null }>(
+      "SELECT user_id, kafka_partition FROM accounts WHERE user_id IN ('g7', 'g8') ORDER BY user_id",
+    );
+    expect(accounts.rows).toEqual([
+      { user_id: "g7", kafka_partition: 4 },
+      { user_id: "g8", kafka_partition: 7 },
+    ]);
+    const figures = await pool.query<{ payer: string; kafka_partition: number }>(
+      `SELECT DISTINCT payer, kafka_partition FROM report_figures WHERE payer IN ('P4', 'P7') ORDER BY payer`,
+    );
+    expect(figures.rows).toEqual([
+      { payer: "P4", kafka_partition: 4 },
+      { payer: "P7", kafka_partition: 7 },
+    ]);
   });
 });

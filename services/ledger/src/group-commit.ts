@@ -97,13 +97,14 @@ export class GroupCommitter {
   private async applyGroup(group: Waiting[]): Promise<BatchResult> {
     const heartbeat = groupHeartbeat(group);
     const commands = group.flatMap((w) => w.commands);
+    const partitions = partitionsOf(group);
     try {
-      return await applyBatch(this.pool, commands, { heartbeat, partitions: partitionsOf(group) });
+      return await applyBatch(this.pool, commands, { heartbeat, partitions });
     } catch (err) {
       if (!isCommandFault(err)) throw err;
-      if (group.length === 1) return applyBisecting(this.pool, commands, err, heartbeat);
+      if (group.length === 1) return applyBisecting(this.pool, commands, err, heartbeat, partitions);
       const results: BatchResult[] = [];
-      for (const w of group) results.push(await applyOrBisect(this.pool, w.commands, heartbeat));
+      for (const w of group) results.push(await applyOrBisect(this.pool, w.commands, heartbeat, partitions));
       return mergeResults(results);
     }
   }

@@ -60,40 +60,51 @@ export async function applyBisecting(
   commands: AnyLedgerCommand[],
   fault: unknown,
   heartbeat: Heartbeat = async () => {},
+  partitions?: ReadonlyMap<string, number>,
 ): Promise<BatchResult> {
-  if (commands.length === 1) return applyFaulted(pool, commands[0]!, fault);
+  if (commands.length === 1) return applyFaulted(pool, commands[0]!, fault, partitions);
   const middle = commands.length >>> 1;
   const results: BatchResult[] = [];
   for (const half of [commands.slice(0, middle), commands.slice(middle)]) {
     await heartbeat().catch(() => {}); // refused while rebalancing: the offset commit notices
-    results.push(await applyOrBisect(pool, half, heartbeat));
+    results.push(await applyOrBisect(pool, half, heartbeat, partitions));
   }
   return mergeResults(results);
 }
 
-/** Applies a batch in one transaction, or bisects it when a command of it is at fault. */
+/**
+ * Applies a batch in one transaction, or bisects it when a command of it is at fault.
+ * `partitions` (each user's Kafka partition) goes to every transaction: without it a member new
+ * to the ledger would count its report figures in partition 0 (found by the 3-broker chaos run).
+ */
 export async function applyOrBisect(
   pool: Pool,
   commands: AnyLedgerCommand[],
   heartbeat?: Heartbeat,
+  partitions?: ReadonlyMap<string, number>,
 ): Promise<BatchResult> {
   try {
-    return await applyBatch(pool, commands, { heartbeat });
+    return await applyBatch(pool, commands, { heartbeat, ...(partitions ? { partitions } : {}) });
   } catch (err) {
     if (!isCommandFault(err)) throw err;
-    return applyBisecting(pool, commands, err, heartbeat);
+    return applyBisecting(pool, commands, err, heartbeat, partitions);
   }
 }
 
 /** Records the command as rejected, without applying it. */
-async function applyFaulted(pool: Pool, command: AnyLedgerCommand, fault: unknown): Promise<BatchResult> {
+async function applyFaulted(
+  pool: Pool,
+  command: AnyLedgerCommand,
+  fault: unknown,
+  partitions?: ReadonlyMap<string, number>,
+): Promise<BatchResult> {
   const code = isUnstorableDataError(fault) ? "validation_failed" : "internal";
   const decision =
     code === "validation_failed"
       ? reject(code, "the command holds a value the ledger cannot store; nothing was applied")
       : reject(code, "the ledger failed to apply this command; nothing was applied");
   const forced = new Map([[commandKey(command.user_id, command.command_id), decision]]);
-  const result = await applyBatch(pool, [command], { forced });
+  const result = await applyBatch(pool, [command], { forced, ...(partitions ? { partitions } : {}) });
   // A redelivered command decided before is answered from its record: not a fault again.
   if (result.outcomes[0]?.code !== code) return result;
   const reason = fault instanceof Error ? `${fault.name}: ${fault.message}` : String(fault);

@@ -17,7 +17,9 @@ const CommandStatus = z.object({
   id: z.string(),
   status: z
     .enum(["pending", "applied", "rejected", "failed"])
-    .describe("failed: the send to the command log failed; it never reached the ledger, nothing was applied"),
+    .describe(
+      "pending until the ledger decides (the gateway sends it again meanwhile); failed: only in records of gateways before 2026-12-01 (the send failed; nothing was applied)",
+    ),
   response: z.object({ status: z.number().int(), body: z.unknown() }).optional(),
 });
 
