@@ -99,15 +99,24 @@ async function deriveFigures(db: pg.Client): Promise<void> {
          FROM fig_days CROSS JOIN (VALUES ('day'), ('month'), ('year')) AS s(span)
         GROUP BY 1, 2, 3, 4`,
     );
+    // As the ledger keeps them (migration 014): each partition's totals carried forward to every
+    // day it had a movement, for every payer it had before, and those days recorded as carried.
     await db.query(
       `INSERT INTO report_totals (kafka_partition, payer, day, earned, adjusted, spent, spend_reversed,
                                   earn_reversed, expired, held)
-       SELECT kafka_partition, payer, day, sum(earned) OVER w, 0, sum(spent) OVER w, 0, 0, sum(expired) OVER w, 0
-         FROM fig_days WINDOW w AS (PARTITION BY kafka_partition, payer ORDER BY day)`,
+       SELECT g.kafka_partition, g.payer, g.day, sum(coalesce(f.earned, 0)) OVER w, 0,
+              sum(coalesce(f.spent, 0)) OVER w, 0, 0, sum(coalesce(f.expired, 0)) OVER w, 0
+         FROM (SELECT p.kafka_partition, p.payer, d.day
+                 FROM (SELECT kafka_partition, payer, min(day) AS first FROM fig_days GROUP BY 1, 2) p
+                 JOIN (SELECT DISTINCT kafka_partition, day FROM fig_days) d
+                   ON d.kafka_partition = p.kafka_partition AND d.day >= p.first) g
+         LEFT JOIN fig_days f USING (kafka_partition, payer, day)
+       WINDOW w AS (PARTITION BY g.kafka_partition, g.payer ORDER BY g.day)`,
     );
+    await db.query("INSERT INTO report_carried SELECT DISTINCT kafka_partition, day FROM fig_days");
   });
   await timed("vacuum analyze", () =>
-    db.query("VACUUM ANALYZE lots, payer_balances, report_figures, report_totals"),
+    db.query("VACUUM ANALYZE lots, payer_balances, report_figures, report_totals, report_carried"),
   );
 }
 

@@ -10,7 +10,7 @@ import type { CommandRecord } from "./command-record";
 import { lotKey, payerKey } from "./keys";
 import { type Heartbeat, nextTurn } from "./pace";
 import type { LoadedLots } from "./prefetch";
-import { ReportFigures, upsertFigures, upsertTotals } from "./report-figures";
+import { carryStatement, ReportFigures, upsertFigures, upsertTotals } from "./report-figures";
 import { insertSnapshots, type SnapshotRow } from "./snapshots";
 import { type AccountRow, type PayerRow, updateAccounts, upsertPayers } from "./storage/accounts";
 import { type AllocationRow, insertAllocations } from "./storage/allocations";
@@ -222,6 +222,9 @@ export class BatchWrites {
    * inserted already marked used), so sharing one snapshot is safe, and so is splitting.
    */
   async write(db: PoolClient, heartbeat?: Heartbeat): Promise<void> {
+    // Its own statement: the totals' upsert below adds to the rows it carries.
+    const carry = carryStatement(this.figures.rows());
+    if (carry) await db.query(carry.sql, carry.params);
     const slices = this.tableSlices();
     for (let start = 0; start < slices.length; ) {
       let rows = 0;

@@ -19,7 +19,7 @@ export interface Queryable {
 }
 
 export interface Difference {
-  check: "figures" | "totals" | "earned_by_day" | "lots" | "closing" | "total" | "outstanding";
+  check: "figures" | "totals" | "carried" | "earned_by_day" | "lots" | "closing" | "total" | "outstanding";
   payer?: string;
   day?: string;
   detail: string;
@@ -65,21 +65,31 @@ async function figuresVsMovements(db: Queryable): Promise<Difference[]> {
 }
 
 async function totalsVsMovements(db: Queryable): Promise<Difference[]> {
+  // Every kept row's day joins the movement days (with nothing moved), so a row carried forward
+  // to a day without movements (migration 014) is checked against the running totals through it.
   const { rows } = await db.query<Record<string, string>>(
     `WITH d AS (SELECT coalesce(a.kafka_partition, -1) AS kafka_partition, m.payer,
                        (m.at AT TIME ZONE 'UTC')::date AS day,
-                       ${CATS.map((c) => `coalesce(sum(m.points) FILTER (WHERE m.category = '${c}'), 0) AS ${c}`).join(", ")}
+                       ${CATS.map((c) => `coalesce(sum(m.points) FILTER (WHERE m.category = '${c}'), 0) AS ${c}`).join(", ")},
+                       count(*) AS moved
                   FROM movements m LEFT JOIN accounts a USING (user_id)
                  GROUP BY 1, 2, 3),
-          r AS (SELECT kafka_partition, payer, day, ${CATS.map((c) => `sum(${c}) OVER w AS ${c}`).join(", ")}
-                  FROM d WINDOW w AS (PARTITION BY kafka_partition, payer ORDER BY day))
+          k AS (SELECT kafka_partition, payer, day, ${CATS.map((c) => `0 AS ${c}`).join(", ")}, 0 AS moved
+                  FROM report_totals),
+          u AS (SELECT kafka_partition, payer, day, ${CATS.map((c) => `sum(${c}) AS ${c}`).join(", ")},
+                       sum(moved) AS moved
+                  FROM (SELECT * FROM d UNION ALL SELECT * FROM k) x GROUP BY 1, 2, 3),
+          r AS (SELECT kafka_partition, payer, day, moved, sum(moved) OVER w AS seen,
+                       ${CATS.map((c) => `sum(${c}) OVER w AS ${c}`).join(", ")}
+                  FROM u WINDOW w AS (PARTITION BY kafka_partition, payer ORDER BY day))
      SELECT coalesce(f.kafka_partition, r.kafka_partition) AS kafka_partition, coalesce(f.payer, r.payer) AS payer,
             to_char(coalesce(f.day, r.day), 'YYYY-MM-DD') AS day,
-            ${CATS.map((c) => `f.${c} AS f_${c}, r.${c} AS r_${c}`).join(", ")}
+            ${CATS.map((c) => `f.${c} AS f_${c}, r.${c} AS r_${c}`).join(", ")},
+            r.seen = 0 AS unmoved
        FROM report_totals f FULL JOIN r
          ON f.kafka_partition = r.kafka_partition AND f.payer = r.payer AND f.day = r.day
-      WHERE f.day IS NULL OR r.day IS NULL
-         OR (${CATS.map((c) => `f.${c}`).join(", ")}) IS DISTINCT FROM (${CATS.map((c) => `r.${c}`).join(", ")})
+      WHERE (f.day IS NULL AND r.moved > 0) OR r.seen = 0
+         OR (f.day IS NOT NULL AND (${CATS.map((c) => `f.${c}`).join(", ")}) IS DISTINCT FROM (${CATS.map((c) => `r.${c}`).join(", ")}))
       ORDER BY 2, 3, 1 LIMIT ${DIFFERENCES_LISTED_MAX}`,
   );
   return rows.map((r) => ({
@@ -87,12 +97,30 @@ async function totalsVsMovements(db: Queryable): Promise<Difference[]> {
     payer: r.payer!,
     day: r.day!,
     detail: `partition ${r.kafka_partition} totals through ${r.day}: ${
-      r.f_earned === null
-        ? "missing row"
-        : r.r_earned === null
-          ? "row without movements"
-          : fieldDiffs(r, CATS)
+      r.f_earned === null ? "missing row" : r.unmoved ? "row without movements" : fieldDiffs(r, CATS)
     }`,
+  }));
+}
+
+/**
+ * A carried (partition, day) (migration 014) has a totals row on that day for every payer of the
+ * partition with a row before it: the payer report reads that day's rows as the whole partition.
+ */
+async function carriedComplete(db: Queryable): Promise<Difference[]> {
+  const { rows } = await db.query<{ kafka_partition: number; payer: string; day: string }>(
+    `SELECT c.kafka_partition, t.payer, to_char(c.day, 'YYYY-MM-DD') AS day
+       FROM report_carried c
+       JOIN (SELECT kafka_partition, payer, min(day) AS first FROM report_totals GROUP BY 1, 2) t
+         ON t.kafka_partition = c.kafka_partition AND t.first < c.day
+      WHERE NOT EXISTS (SELECT 1 FROM report_totals x
+                         WHERE x.kafka_partition = c.kafka_partition AND x.payer = t.payer AND x.day = c.day)
+      ORDER BY 2, 3, 1 LIMIT ${DIFFERENCES_LISTED_MAX}`,
+  );
+  return rows.map((r) => ({
+    check: "carried",
+    payer: r.payer,
+    day: r.day,
+    detail: `partition ${r.kafka_partition} is carried on ${r.day} but has no totals row for the payer`,
   }));
 }
 
@@ -193,6 +221,7 @@ export async function reconcile(db: Queryable, now: Date = new Date()): Promise<
   return [
     ...(await figuresVsMovements(db)),
     ...(await totalsVsMovements(db)),
+    ...(await carriedComplete(db)),
     ...(await earnedByDay(db)),
     ...(await lotsVsFigures(db)),
     ...(await closings(db, now)),

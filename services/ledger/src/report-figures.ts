@@ -9,7 +9,7 @@
  */
 import type { Movement, MovementCategory } from "@points/core";
 import { assert, MovementCategory as MovementCategoryEnum } from "@points/shared";
-import type { TableWrite } from "./storage/unnest";
+import type { Statement, TableWrite } from "./storage/unnest";
 
 /** The report columns: the movement categories of the wire schema, in its order. */
 export const FIGURE_CATEGORIES: readonly MovementCategory[] = MovementCategoryEnum.options;
@@ -117,3 +117,48 @@ export const upsertTotals: TableWrite<FigureRow> = {
      ON CONFLICT (kafka_partition, payer, day) DO UPDATE SET
        ${FIGURE_CATEGORIES.map((c) => `${c} = excluded.${c}`).join(",\n       ")}`,
 };
+
+/**
+ * (partition, day)s this process has carried forward (or found carried): the carry costs one
+ * statement per partition and day, not one per batch. Losing an entry (a restart, a rolled-back
+ * batch) only repeats a statement that then finds the day carried; a carry that did not happen
+ * only makes reads of that partition take the longer range (correct either way).
+ */
+const carriedHere = new Set<string>();
+const CARRIED_HERE_MAX = 10_000;
+
+/**
+ * Carries the running totals forward (migration 014): for each partition of the batch not yet
+ * carried on its latest day, marks (partition, day) carried and copies each payer's latest totals
+ * before that day to that day (a payer with a row on that day keeps it). The copy reads from the
+ * partition's previous carried day on, so it costs the payers, not the history. Its own statement,
+ * before the batch's writes: the batch's totals then add to the carried rows of its day.
+ */
+export function carryStatement(rows: readonly FigureRow[]): Statement | null {
+  const latest = new Map<number, string>();
+  for (const r of rows) {
+    const day = latest.get(r.kafka_partition);
+    if (day === undefined || r.day > day) latest.set(r.kafka_partition, r.day);
+  }
+  const todo = [...latest].filter(([partition, day]) => !carriedHere.has(`${partition}|${day}`));
+  if (todo.length === 0) return null;
+  if (carriedHere.size + todo.length > CARRIED_HERE_MAX) carriedHere.clear();
+  for (const [partition, day] of todo) carriedHere.add(`${partition}|${day}`);
+  return {
+    sql: `WITH todo AS (
+            INSERT INTO report_carried (kafka_partition, day)
+            SELECT * FROM unnest($1::int[], $2::date[]) ON CONFLICT DO NOTHING
+            RETURNING kafka_partition, day)
+          INSERT INTO report_totals (kafka_partition, payer, day, ${names})
+          SELECT todo.kafka_partition, k.payer, todo.day, ${FIGURE_CATEGORIES.map((c) => `k.${c}`).join(", ")}
+            FROM todo CROSS JOIN LATERAL (
+              SELECT DISTINCT ON (t.payer) t.* FROM report_totals t
+               WHERE t.kafka_partition = todo.kafka_partition AND t.day < todo.day
+                 AND t.day >= coalesce((SELECT max(c.day) FROM report_carried c
+                                         WHERE c.kafka_partition = todo.kafka_partition AND c.day < todo.day),
+                                       '-infinity'::date)
+               ORDER BY t.payer, t.day DESC) k
+          ON CONFLICT (kafka_partition, payer, day) DO NOTHING`,
+    params: [todo.map(([partition]) => partition), todo.map(([, day]) => day)],
+  };
+}

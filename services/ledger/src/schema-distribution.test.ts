@@ -21,6 +21,8 @@ const NOT_KEYED_BY_USER: Record<string, string> = {
     "one writer per Kafka partition (the partition's ledger); Citus: distributed by kafka_partition or kept on the coordinator",
   report_totals:
     "running totals of report_figures, same writer and distribution (one writer per Kafka partition; Citus: by kafka_partition or on the coordinator)",
+  report_carried:
+    "the (partition, day)s whose report_totals were carried forward; same writer and distribution as report_totals",
   schema_migrations: "the migration log",
 };
 

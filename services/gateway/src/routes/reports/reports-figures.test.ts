@@ -224,6 +224,49 @@ describe("payer report over the maintained figures", () => {
     expectIdentity(b);
   });
 
+  it("reads carried days by ranges, and answers exactly what a probe per partition and payer answers", async () => {
+    const carried = await app.pool.query<{ kafka_partition: number; day: string }>(
+      "SELECT kafka_partition, to_char(day, 'YYYY-MM-DD') AS day FROM report_carried ORDER BY 1, 2",
+    );
+    // Each partition's writer carried its totals to every day it had a batch.
+    expect(carried.rows).toEqual(
+      expect.arrayContaining([
+        { kafka_partition: 3, day: D1 },
+        { kafka_partition: 3, day: D2 },
+        { kafka_partition: 7, day: D1 },
+        { kafka_partition: 7, day: D2 },
+      ]),
+    );
+    // Partition 3 had no movement of payer A on day 2 (only B), yet has its carried row.
+    const a = await app.pool.query(
+      "SELECT 1 FROM report_totals WHERE kafka_partition = 3 AND payer = 'A' AND day = $1",
+      [D2],
+    );
+    expect(a.rowCount).toBe(1);
+    const today = new Date().toISOString().slice(0, 10);
+    const periods = [
+      `from=${D1}&to=${D1}`,
+      `from=${D2}&to=${D2}`,
+      `from=${D2}&to=${D3}`,
+      `from=${D1}`,
+      `from=${D3}&to=${today}`,
+    ];
+    const ranged = await Promise.all(periods.map((p) => get(`/v1/reports/payers?${p}`)));
+    const partnerRanged = await get(`/v1/reports/payers?from=${D2}&to=${D3}`);
+    // Without the carried days, every pair is read by a probe (figures kept before migration 014).
+    await app.pool.query("DELETE FROM report_carried");
+    try {
+      for (const [i, p] of periods.entries()) expect(await get(`/v1/reports/payers?${p}`)).toEqual(ranged[i]);
+      expect(await get(`/v1/reports/payers?from=${D2}&to=${D3}`)).toEqual(partnerRanged);
+    } finally {
+      await app.pool.query("INSERT INTO report_carried SELECT * FROM unnest($1::int[], $2::date[])", [
+        carried.rows.map((r) => r.kafka_partition),
+        carried.rows.map((r) => r.day),
+      ]);
+    }
+    expect(await reconcile(app.pool)).toEqual([]);
+  });
+
   it("daily rows: movements per UTC day and a running closing", async () => {
     const rows = await get(`/v1/reports/payers/A/daily?from=${D1}&to=${D3}`);
     expect(rows).toEqual([
@@ -317,6 +360,15 @@ describe("reconciliation", () => {
     );
     await app.pool.query(`DELETE FROM report_totals WHERE payer = 'A' AND day = $1`, [D2]);
     const differences = await reconcile(app.pool);
+    // Partition 3's row of A on day 2 was only carried (no movement): the carried day misses it.
+    expect(differences).toContainEqual(
+      expect.objectContaining({
+        check: "carried",
+        payer: "A",
+        day: D2,
+        detail: expect.stringContaining("partition 3"),
+      }),
+    );
     expect(differences).toContainEqual(expect.objectContaining({ check: "totals", payer: "B", day: D1 }));
     expect(differences).toContainEqual(
       expect.objectContaining({

@@ -1,8 +1,9 @@
 /**
- * The report reads (contract 7, 8) over the figures the ledger maintains (migrations 009, 011):
- * - payer report: `report_totals`, running totals per (Kafka partition, payer) by day. Any
- *   period reads two rows per (partition, payer): the totals through the day before `from`
- *   (the opening) and through `to`; the period's movements are their difference.
+ * The report reads (contract 7, 8) over the figures the ledger maintains (migrations 009, 011, 014):
+ * - payer report: `report_totals`, running totals per (Kafka partition, payer) by day, carried
+ *   forward to each day a partition had a batch (report_carried). Any period reads the totals
+ *   through the day before `from` (the opening) and through `to` as ranges of the day index;
+ *   the period's movements are their difference.
  * - daily rows: `report_figures` day rows, with the opening covered by at most five runs of
  *   whole years, months and days of its rows.
  * - members: `payer_balances.outstanding` (available + held), indexed most first, then user_id.
@@ -102,54 +103,84 @@ export const firstEntryDay: ReportStore["firstEntryDay"] = async (pool: Pool) =>
 const numeric = <T>(r: Record<string, string>, text: string) =>
   Object.fromEntries(Object.entries(r).map(([k, v]) => [k, k === text ? v : Number(v)])) as T;
 
+const NET_OF = (t: string) =>
+  `(${t}.earned - ${t}.adjusted - ${t}.spent + ${t}.spend_reversed - ${t}.earn_reversed - ${t}.expired)`;
+
 /**
- * Each (partition, payer) once: a skip scan of report_totals' primary key (one index probe per
- * pair, not a read of every day row). For one payer ($3), a skip scan of the partitions and a
- * probe of (partition, payer) in each.
+ * A partition with totals at or before `day` but no carried day at or before it (figures kept
+ * before migration 014): its pairs are read with a probe each for that day.
  */
-const ALL_PAIRS = `WITH RECURSIVE pairs AS (
-  (SELECT kafka_partition, payer FROM report_totals ORDER BY kafka_partition, payer LIMIT 1)
-  UNION ALL
-  SELECT n.kafka_partition, n.payer FROM pairs p CROSS JOIN LATERAL
-    (SELECT t.kafka_partition, t.payer FROM report_totals t
-      WHERE (t.kafka_partition, t.payer) > (p.kafka_partition, p.payer)
-      ORDER BY t.kafka_partition, t.payer LIMIT 1) n)`;
-const PAYER_PAIRS = `WITH RECURSIVE parts AS (
+const uncarriedAt = (day: string) =>
+  `(NOT EXISTS (SELECT 1 FROM report_carried c WHERE c.kafka_partition = p.kafka_partition AND c.day <= ${day})
+      AND EXISTS (SELECT 1 FROM report_totals t WHERE t.day <= ${day} AND t.kafka_partition = p.kafka_partition))`;
+
+/**
+ * The partitions with figures (a skip scan: one probe each), and the (partition, payer) pairs of
+ * those uncarried at the opening, the closing or now: those pairs are read with a probe each, the
+ * rest by ranges. `$3` (one payer) or null (all).
+ */
+const PAIRS = `WITH RECURSIVE parts AS (
   (SELECT kafka_partition FROM report_totals ORDER BY kafka_partition LIMIT 1)
   UNION ALL
   SELECT n.kafka_partition FROM parts p CROSS JOIN LATERAL
     (SELECT t.kafka_partition FROM report_totals t WHERE t.kafka_partition > p.kafka_partition
       ORDER BY t.kafka_partition LIMIT 1) n),
-  pairs AS (SELECT p.kafka_partition, $3::text AS payer FROM parts p
-             WHERE EXISTS (SELECT 1 FROM report_totals t WHERE t.kafka_partition = p.kafka_partition AND t.payer = $3))`;
+  uncarried AS (SELECT p.kafka_partition FROM parts p
+                 WHERE ${["$1::date - 1", "$4::date", "'infinity'::date"].map(uncarriedAt).join(" OR ")}),
+  probed AS (
+    (SELECT u.kafka_partition, n.payer FROM uncarried u CROSS JOIN LATERAL
+       (SELECT t.payer FROM report_totals t WHERE t.kafka_partition = u.kafka_partition
+           AND ($3::text IS NULL OR t.payer = $3) ORDER BY t.payer LIMIT 1) n)
+    UNION ALL
+    SELECT p.kafka_partition, n.payer FROM probed p CROSS JOIN LATERAL
+      (SELECT t.payer FROM report_totals t WHERE t.kafka_partition = p.kafka_partition AND t.payer > p.payer
+          AND $3::text IS NULL ORDER BY t.payer LIMIT 1) n)`;
 
-/** The totals of a pair `p` through the day `$day` (the latest row at or before it). */
-const totalsThrough = (day: string) =>
-  `SELECT * FROM report_totals t WHERE t.kafka_partition = p.kafka_partition AND t.payer = p.payer
-      AND t.day <= ${day} ORDER BY t.day DESC LIMIT 1`;
-
-const NET_OF = (t: string) =>
-  `(${t}.earned - ${t}.adjusted - ${t}.spent + ${t}.spend_reversed - ${t}.earn_reversed - ${t}.expired)`;
+/**
+ * The totals of every (partition, payer) through day `day` (a SQL date), as CTEs named `name`:
+ * for a partition with a carried day at or before it, the latest row per payer from that carried
+ * day to `day` (every payer of the partition has a row on a carried day); for the others, a probe
+ * per pair of `probed` (the latest row at or before `day`).
+ */
+function totalsThrough(name: string, day: string): string {
+  return `${name}_c AS (SELECT kafka_partition, max(day) AS day FROM report_carried WHERE day <= ${day} GROUP BY 1),
+  ${name} AS (
+    (SELECT DISTINCT ON (t.kafka_partition, t.payer) t.*
+       FROM ${name}_c c JOIN report_totals t
+         ON t.day >= c.day AND t.day <= ${day} AND t.kafka_partition = c.kafka_partition
+      WHERE $3::text IS NULL OR t.payer = $3
+      ORDER BY t.kafka_partition, t.payer, t.day DESC)
+    UNION ALL
+    SELECT k.* FROM probed p CROSS JOIN LATERAL
+      (SELECT * FROM report_totals t WHERE t.kafka_partition = p.kafka_partition AND t.payer = p.payer
+          AND t.day <= ${day} ORDER BY t.day DESC LIMIT 1) k
+     WHERE NOT EXISTS (SELECT 1 FROM ${name}_c c WHERE c.kafka_partition = p.kafka_partition))`;
+}
 
 /**
  * Per payer: the totals through the day before `from` (the opening) and through `to`, summed
- * over the partitions (two index probes per pair); a period's movements are their difference.
+ * over the partitions; a period's movements are their difference. Every payer that ever had a
+ * lot gets a row (contract 7): the payers of the totals through the last day kept.
  */
 export const payerReport: ReportStore["payerReport"] = async (pool, q) => {
   const rows = await plainRead<Record<string, string>>(
     pool,
-    `${q.payer === undefined ? ALL_PAIRS : PAYER_PAIRS},
+    `${PAIRS},
+          ${totalsThrough("o", "$1::date - 1")},
+          ${totalsThrough("z", "$4::date")},
+          ${totalsThrough("e", "'infinity'::date")},
+          payers AS (SELECT DISTINCT payer FROM e),
+          os AS (SELECT payer, ${FIGURES.map((c) => `sum(${c}) AS ${c}`).join(", ")}, sum(held) AS held
+                   FROM o GROUP BY payer),
+          zs AS (SELECT payer, ${FIGURES.map((c) => `sum(${c}) AS ${c}`).join(", ")}, sum(held) AS held
+                   FROM z GROUP BY payer),
           u AS (SELECT payer, day >= $1::date AS in_period, points
                   FROM (${UNRECORDED.replace("$end", "$2")}) u WHERE $3::text IS NULL OR payer = $3),
           sums AS (SELECT p.payer,
-                          coalesce(sum(${NET_OF("o")}), 0) AS opening,
-                          ${FIGURES.map((c) => `coalesce(sum(z.${c}), 0) - coalesce(sum(o.${c}), 0) AS ${c}`).join(", ")},
-                          coalesce(sum(${NET_OF("z")}), 0) AS closing, coalesce(sum(z.held), 0) AS held
-                     FROM pairs p
-                     LEFT JOIN LATERAL (${totalsThrough("$1::date - 1")}) o ON true
-                     LEFT JOIN LATERAL (${totalsThrough("$4::date")}) z ON true
-                    WHERE $3::text IS NULL OR p.payer = $3
-                    GROUP BY p.payer),
+                          coalesce(${NET_OF("os")}, 0) AS opening,
+                          ${FIGURES.map((c) => `coalesce(zs.${c}, 0) - coalesce(os.${c}, 0) AS ${c}`).join(", ")},
+                          coalesce(${NET_OF("zs")}, 0) AS closing, coalesce(zs.held, 0) AS held
+                     FROM payers p LEFT JOIN os USING (payer) LEFT JOIN zs USING (payer)),
           late AS (SELECT payer, sum(points) FILTER (WHERE NOT in_period) AS before,
                           sum(points) FILTER (WHERE in_period) AS within FROM u GROUP BY payer)
      SELECT s.payer,
