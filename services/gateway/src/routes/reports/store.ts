@@ -2,7 +2,7 @@
  * The report reads (contract 7, 8) over the figures the ledger maintains (migrations 009, 011, 014):
  * - payer report: `report_totals`, running totals per (Kafka partition, payer) by day, carried
  *   forward to each day a partition had a batch (report_carried). Any period reads the totals
- *   through the day before `from` (the opening) and through `to` as ranges of the day index;
+ *   through the day before `from` (the opening) and through `to` as a range per partition;
  *   the period's movements are their difference.
  * - daily rows: `report_figures` day rows, with the opening covered by at most five runs of
  *   whole years, months and days of its rows.
@@ -143,12 +143,18 @@ const PAIRS = `WITH RECURSIVE parts AS (
  * per pair of `probed` (the latest row at or before `day`).
  */
 function totalsThrough(name: string, day: string): string {
-  return `${name}_c AS (SELECT kafka_partition, max(day) AS day FROM report_carried WHERE day <= ${day} GROUP BY 1),
+  // OFFSET 0 keeps the range a per-partition index scan: flattened into a join, the planner
+  // cannot see the carried days and scans the whole table instead.
+  return `${name}_c AS (SELECT * FROM (SELECT p.kafka_partition,
+                                          (SELECT max(c.day) FROM report_carried c
+                                            WHERE c.kafka_partition = p.kafka_partition AND c.day <= ${day}) AS day
+                                     FROM parts p) c WHERE c.day IS NOT NULL),
   ${name} AS (
     (SELECT DISTINCT ON (t.kafka_partition, t.payer) t.*
-       FROM ${name}_c c JOIN report_totals t
-         ON t.day >= c.day AND t.day <= ${day} AND t.kafka_partition = c.kafka_partition
-      WHERE $3::text IS NULL OR t.payer = $3
+       FROM ${name}_c c CROSS JOIN LATERAL
+         (SELECT * FROM report_totals t WHERE t.kafka_partition = c.kafka_partition
+             AND t.day >= c.day AND t.day <= ${day} AND ($3::text IS NULL OR t.payer = $3)
+          OFFSET 0) t
       ORDER BY t.kafka_partition, t.payer, t.day DESC)
     UNION ALL
     SELECT k.* FROM probed p CROSS JOIN LATERAL
@@ -160,7 +166,8 @@ function totalsThrough(name: string, day: string): string {
 /**
  * Per payer: the totals through the day before `from` (the opening) and through `to`, summed
  * over the partitions; a period's movements are their difference. Every payer that ever had a
- * lot gets a row (contract 7): the payers of the totals through the last day kept.
+ * lot gets a row (contract 7): the payers of the totals through the last day kept (`e`; those
+ * through `to` when it is today, and `e` is then not read).
  */
 export const payerReport: ReportStore["payerReport"] = async (pool, q) => {
   const rows = await plainRead<Record<string, string>>(
@@ -169,7 +176,7 @@ export const payerReport: ReportStore["payerReport"] = async (pool, q) => {
           ${totalsThrough("o", "$1::date - 1")},
           ${totalsThrough("z", "$4::date")},
           ${totalsThrough("e", "'infinity'::date")},
-          payers AS (SELECT DISTINCT payer FROM e),
+          payers AS (SELECT DISTINCT payer FROM ${q.to >= iso(q.now.getTime()) ? "z" : "e"}),
           os AS (SELECT payer, ${FIGURES.map((c) => `sum(${c}) AS ${c}`).join(", ")}, sum(held) AS held
                    FROM o GROUP BY payer),
           zs AS (SELECT payer, ${FIGURES.map((c) => `sum(${c}) AS ${c}`).join(", ")}, sum(held) AS held
