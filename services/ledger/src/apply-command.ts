@@ -341,7 +341,11 @@ export function* recordChangeSteps(ctx: ApplyContext, account: Account, change: 
   for (const payer of payers) {
     const state = book.payers.get(payer);
     const first = change.newPayer?.payer === payer ? change.newPayer.arrival : 0n;
-    if (state) ctx.writes.setPayer(book.userId, payer, state, first, ctx.now);
+    if (state)
+      ctx.writes.setPayer(book.userId, payer, state, first, ctx.now, {
+        partition: partitionOf(ctx, account),
+        outstanding: account.storedOutstanding.get(payer) ?? 0n,
+      });
   }
   writeAccount(ctx, account);
   return account.seq;

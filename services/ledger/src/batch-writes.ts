@@ -12,7 +12,14 @@ import { type Heartbeat, nextTurn } from "./pace";
 import type { LoadedLots } from "./prefetch";
 import { carryStatement, ReportFigures, upsertFigures, upsertTotals } from "./report-figures";
 import { insertSnapshots, type SnapshotRow } from "./snapshots";
-import { type AccountRow, type PayerRow, updateAccounts, upsertPayers } from "./storage/accounts";
+import {
+  type AccountRow,
+  type HolderDelta,
+  type PayerRow,
+  updateAccounts,
+  upsertHolders,
+  upsertPayers,
+} from "./storage/accounts";
 import { type AllocationRow, insertAllocations } from "./storage/allocations";
 import { insertCommands } from "./storage/commands";
 import { insertEntries, markItemsUsed, type NewEntry } from "./storage/entries";
@@ -65,6 +72,8 @@ export class BatchWrites {
   /** Loaded lots a change touched: the book's own lot objects, so their final values are read at write. */
   private readonly changed = new Map<Lot, string>();
   private readonly payers = new Map<string, PayerRow>();
+  /** Per payer row: its partition and outstanding as stored before the batch (the holder counts). */
+  private readonly holdersBefore = new Map<string, { partition: number; outstanding: bigint }>();
   private readonly accounts = new Map<string, AccountRow>();
 
   constructor(private readonly loaded: LoadedLots) {}
@@ -198,9 +207,11 @@ export class BatchWrites {
     state: { available: bigint; adjusted: bigint; held?: bigint },
     firstSeen: bigint,
     now: Date,
+    before: { partition: number; outstanding: bigint },
   ): void {
     const key = payerKey(userId, payer);
     const prior = this.payers.get(key);
+    if (!this.holdersBefore.has(key)) this.holdersBefore.set(key, before);
     this.payers.set(key, {
       user_id: userId,
       payer,
@@ -210,6 +221,23 @@ export class BatchWrites {
       first_seen: prior?.first_seen ?? firstSeen,
       first_seen_at: prior?.first_seen_at ?? now,
     });
+  }
+
+  /** Per (payer, partition), members who started (+1) or stopped (-1) holding its points. */
+  private holderDeltas(): HolderDelta[] {
+    const deltas = new Map<string, HolderDelta>();
+    for (const [key, row] of this.payers) {
+      const before = this.holdersBefore.get(key);
+      assert(before !== undefined, `payer row ${key} without its stored outstanding`);
+      const held = before.outstanding > 0n;
+      const holds = row.available + row.held > 0n;
+      if (held === holds) continue;
+      const at = `${row.payer}\u0000${before.partition}`;
+      const delta = deltas.get(at) ?? { payer: row.payer, kafka_partition: before.partition, holders: 0 };
+      delta.holders += holds ? 1 : -1;
+      deltas.set(at, delta);
+    }
+    return [...deltas.values()].filter((d) => d.holders !== 0);
   }
 
   setAccount(row: AccountRow): void {
@@ -262,6 +290,7 @@ export class BatchWrites {
       ...slicesOf(updateLots, changedLots, (lot, i) => changedRow(lot, changedUsers[i]!)),
       ...slicesOf(insertAllocations, [...this.allocations.values()]),
       ...slicesOf(upsertPayers, [...this.payers.values()]),
+      ...slicesOf(upsertHolders, this.holderDeltas()),
       ...slicesOf(
         markItemsUsed,
         this.itemsUsed.filter((u) => !createdEntries.has(u.entry_id)),

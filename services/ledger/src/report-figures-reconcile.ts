@@ -19,7 +19,16 @@ export interface Queryable {
 }
 
 export interface Difference {
-  check: "figures" | "totals" | "carried" | "earned_by_day" | "lots" | "closing" | "total" | "outstanding";
+  check:
+    | "figures"
+    | "totals"
+    | "carried"
+    | "earned_by_day"
+    | "lots"
+    | "closing"
+    | "total"
+    | "outstanding"
+    | "holders";
   payer?: string;
   day?: string;
   detail: string;
@@ -226,7 +235,24 @@ export async function reconcile(db: Queryable, now: Date = new Date()): Promise<
     ...(await lotsVsFigures(db)),
     ...(await closings(db, now)),
     ...(await outstanding(db)),
+    ...(await holders(db)),
   ];
+}
+
+/** Per payer: the kept holder count (migration 015) is the members with outstanding > 0. */
+async function holders(db: Queryable): Promise<Difference[]> {
+  const { rows } = await db.query<{ payer: string; kept: string | null; counted: string | null }>(
+    `WITH k AS (SELECT payer, sum(holders) AS kept FROM report_holders GROUP BY payer),
+          c AS (SELECT payer, count(*) AS counted FROM payer_balances WHERE outstanding > 0 GROUP BY payer)
+     SELECT coalesce(k.payer, c.payer) AS payer, k.kept, c.counted FROM k FULL JOIN c USING (payer)
+      WHERE coalesce(k.kept, 0) <> coalesce(c.counted, 0)
+      ORDER BY 1 LIMIT ${DIFFERENCES_LISTED_MAX}`,
+  );
+  return rows.map((r) => ({
+    check: "holders",
+    payer: r.payer,
+    detail: `holders kept=${r.kept ?? 0} counted=${r.counted ?? 0}`,
+  }));
 }
 
 export function describeDifference(d: Difference): string {

@@ -23,6 +23,8 @@ const NOT_KEYED_BY_USER: Record<string, string> = {
     "running totals of report_figures, same writer and distribution (one writer per Kafka partition; Citus: by kafka_partition or on the coordinator)",
   report_carried:
     "the (partition, day)s whose report_totals were carried forward; same writer and distribution as report_totals",
+  report_holders:
+    "per (payer, partition) holder counts, one writer per partition like report_totals (Citus: by kafka_partition)",
   schema_migrations: "the migration log",
 };
 

@@ -39,6 +39,8 @@ export interface Account {
   storedNextExpiry: number | null;
   /** accounts.kafka_partition as stored (null: never written by a batch from Kafka). */
   storedPartition: number | null;
+  /** Per payer, outstanding (available + held) as stored: the holder counts' starting point. */
+  storedOutstanding: Map<string, bigint>;
 }
 
 /**
@@ -88,6 +90,7 @@ export async function loadAccounts(db: PoolClient, userIds: string[]): Promise<M
       nextHoldExpiry: msOrNull(r.next_hold_expiry_ms),
       storedNextExpiry: msOrNull(r.next_expiry_ms),
       storedPartition: r.kafka_partition,
+      storedOutstanding: new Map(),
     });
   }
   await loadPayers(db, accounts);
@@ -129,11 +132,11 @@ async function loadPayers(db: PoolClient, accounts: Map<string, Account>): Promi
     [[...accounts.keys()]],
   );
   for (const r of rows) {
-    accounts.get(r.user_id)?.book.payers.set(r.payer, {
-      available: BigInt(r.available),
-      adjusted: BigInt(r.adjusted),
-      held: BigInt(r.held),
-    });
+    const account = accounts.get(r.user_id);
+    if (account === undefined) continue;
+    const state = { available: BigInt(r.available), adjusted: BigInt(r.adjusted), held: BigInt(r.held) };
+    account.book.payers.set(r.payer, state);
+    account.storedOutstanding.set(r.payer, state.available + state.held);
   }
 }
 

@@ -29,6 +29,25 @@ export const upsertPayers: TableWrite<PayerRow> = {
        held = excluded.held`,
 };
 
+/** Members who started (+) or stopped (-) holding a payer's points in a batch, per partition. */
+export interface HolderDelta {
+  payer: string;
+  kafka_partition: number;
+  holders: number;
+}
+
+/** The members report's count (migration 015), added to in the same statement as the balances. */
+export const upsertHolders: TableWrite<HolderDelta> = {
+  columns: [
+    { name: "payer", type: "text", value: (d) => d.payer },
+    { name: "kafka_partition", type: "integer", value: (d) => d.kafka_partition },
+    { name: "holders", type: "bigint", value: (d) => d.holders.toString() },
+  ],
+  sql: (from, names) =>
+    `INSERT INTO report_holders (${names}) SELECT ${names} FROM ${from}
+     ON CONFLICT (payer, kafka_partition) DO UPDATE SET holders = report_holders.holders + excluded.holders`,
+};
+
 export interface AccountRow {
   user_id: string;
   seq: number;

@@ -6,7 +6,8 @@
  *   the period's movements are their difference.
  * - daily rows: `report_figures` day rows, with the opening covered by at most five runs of
  *   whole years, months and days of its rows.
- * - members: `payer_balances.outstanding` (available + held), indexed most first, then user_id.
+ * - members: `payer_balances.outstanding` (available + held), indexed most first, then user_id;
+ *   the count from `report_holders` (migration 015).
  * Expiry that is due but not yet recorded by the ledger (at most ~60 s of it while it runs) is
  * taken out at read time from the lots (index lots_unrecorded_expiry), on the day it expired, so
  * no answer counts points past their expiry and every row keeps its identity.
@@ -286,10 +287,10 @@ async function membersFromIndex(
         ORDER BY outstanding DESC, user_id COLLATE "C" LIMIT $2`,
       [q.payer, q.offset + q.limit + due.length],
     ),
-    pool.query<{ n: string }>(
-      `SELECT count(*) AS n FROM payer_balances WHERE payer = $1 AND outstanding > 0`,
-      [q.payer],
-    ),
+    // The holders the ledger keeps per partition (migration 015), not a count of the index.
+    pool.query<{ n: string }>(`SELECT coalesce(sum(holders), 0) AS n FROM report_holders WHERE payer = $1`, [
+      q.payer,
+    ]),
     pool.query<{ user_id: string; outstanding: string }>(
       `SELECT user_id, outstanding FROM payer_balances WHERE payer = $1 AND user_id = ANY($2::text[])`,
       [q.payer, due.map((d) => d.user_id)],
