@@ -80,6 +80,14 @@ async function deriveFigures(db: pg.Client): Promise<void> {
        SELECT user_id, payer, sum(remaining), 0, min(arrival), 0, min(ts) FROM lots GROUP BY 1, 2`,
     ),
   );
+  // The members report's count (migration 015), per the same partition hash as the figures.
+  await timed("report_holders", () =>
+    db.query(
+      `INSERT INTO report_holders (payer, kafka_partition, holders)
+       SELECT payer, abs(hashtext(user_id)) % ${PARTITIONS}, count(*) FROM payer_balances
+        WHERE outstanding > 0 GROUP BY 1, 2`,
+    ),
+  );
   await timed("report_figures", async () => {
     await db.query(
       `CREATE TEMP TABLE fig_days AS
