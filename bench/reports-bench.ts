@@ -196,11 +196,12 @@ function drainCommand(n: number) {
 }
 
 /**
- * The figure writes skipped: a BEFORE INSERT trigger drops every report_figures and report_totals
- * row (an upsert's row is dropped before its conflict check, so nothing is updated either).
+ * The figure writes skipped: a BEFORE INSERT trigger drops every row the maintained figures would
+ * insert (report_figures, report_totals, report_carried, report_holders; an upsert's row is
+ * dropped before its conflict check, so nothing is updated either).
  */
 async function setFigures(db: pg.Client, on: boolean): Promise<void> {
-  for (const table of ["report_figures", "report_totals"]) {
+  for (const table of ["report_figures", "report_totals", "report_carried", "report_holders"]) {
     await db.query(
       on
         ? `DROP TRIGGER IF EXISTS bench_skip_figures ON ${table}`
