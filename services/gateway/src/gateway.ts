@@ -42,12 +42,7 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
     topics.commands,
     gatewayId,
   );
-  // ioredis can refuse a SUBSCRIBE sent while its handshake is in flight ("Connection in
-  // subscriber mode"): subscribe once the connection is ready (or, if Redis is down, after a
-  // bounded wait: the subscription is then queued and replies fall back to Postgres meanwhile).
-  if (subscriber.status !== "ready") {
-    await Promise.race([once(subscriber, "ready"), new Promise((r) => setTimeout(r, REDIS_START_WAIT_MS))]);
-  }
+  await subscriberReady(subscriber);
   await bus.listen(subscriber, keys.replyChannel(gatewayId));
   const nearCache = BalanceNearCache.start(config.REDIS_URL, config.BALANCE_NEAR_CACHE_ENTRIES, log);
   bus.onOutcome((outcome) => nearCache.evict(keys.balance(outcome.user_id)));
@@ -68,12 +63,7 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
   const resender = startResender(
     pool,
     (command) => bus.produce(command),
-    {
-      resendAfterMs: config.COMMAND_RESEND_AFTER_MS,
-      backoffMaxMs: config.COMMAND_RESEND_BACKOFF_MAX_MS,
-      maxAgeMs: config.COMMAND_RESEND_MAX_AGE_MS,
-      intervalMs: config.COMMAND_RESEND_INTERVAL_MS,
-    },
+    resendOptions(config),
     log,
     outboxCounters(ctx.metrics),
   );
@@ -250,4 +240,23 @@ function keepConnecting(
     cancelled = true;
   };
   return { cancel, connected };
+}
+
+/**
+ * ioredis can refuse a SUBSCRIBE sent while its handshake is in flight ("Connection in
+ * subscriber mode"): subscribe once the connection is ready (or, if Redis is down, after a
+ * bounded wait: the subscription is then queued and replies fall back to Postgres meanwhile).
+ */
+async function subscriberReady(subscriber: Redis): Promise<void> {
+  if (subscriber.status === "ready") return;
+  await Promise.race([once(subscriber, "ready"), new Promise((r) => setTimeout(r, REDIS_START_WAIT_MS))]);
+}
+
+function resendOptions(config: GatewayConfig) {
+  return {
+    resendAfterMs: config.COMMAND_RESEND_AFTER_MS,
+    backoffMaxMs: config.COMMAND_RESEND_BACKOFF_MAX_MS,
+    maxAgeMs: config.COMMAND_RESEND_MAX_AGE_MS,
+    intervalMs: config.COMMAND_RESEND_INTERVAL_MS,
+  };
 }

@@ -55,25 +55,7 @@ export async function startLedger(config: LedgerConfig, log: Logger): Promise<Ru
   await connectWithRetry("ledger producer", () => producer.connect(), log);
   await connectWithRetry("ledger consumer", () => consumer.connect(), log);
   const publisher = new OutcomePublisher(producer, redis, topics.events, config.REDIS_KEY_PREFIX, log);
-  // A crash ends in a rebalance: every group join compares cached versions with Postgres.
-  // And so does Redis coming back (it may return with a snapshot older than Postgres).
-  // Bounded per run; each run continues the sweep where the last one stopped.
-  const repairAt = { cursor: "0" };
-  let repairing = false;
-  const repair = async () => {
-    if (repairing) return; // one run at a time: they share the cursor
-    repairing = true;
-    await repairBalanceCache(redis, pool, config.REDIS_KEY_PREFIX, log, repairAt)
-      .catch((err) =>
-        log.warn(
-          { err: String(err) },
-          "balance cache repair failed; the next rebalance or reconnect retries",
-        ),
-      )
-      .finally(() => {
-        repairing = false;
-      });
-  };
+  const repair = balanceCacheRepair(redis, pool, config.REDIS_KEY_PREFIX, log);
   consumer.on(consumer.events.GROUP_JOIN, repair);
   const committer = new GroupCommitter(pool, (result, replyTo) => publisher.publish(result, replyTo));
   // Expiry and hold timeouts for the partitions this instance owns (scheduler.ts).
@@ -102,9 +84,7 @@ export async function startLedger(config: LedgerConfig, log: Logger): Promise<Ru
     pool,
     log,
     { retentionDays: config.RETENTION_DAYS, intervalMs: config.RETENTION_PRUNE_INTERVAL_S * 1000 },
-    (counts) => {
-      for (const [table, rows] of Object.entries(counts)) metrics.prunedRows.inc({ table }, rows);
-    },
+    (counts) => countPruned(metrics, counts),
   );
   log.info({ topic: topics.commands, group: config.LEDGER_GROUP_ID }, "ledger consuming");
 
@@ -119,6 +99,39 @@ export async function startLedger(config: LedgerConfig, log: Logger): Promise<Ru
       redis.disconnect();
       await pool.end();
     },
+  };
+}
+
+function countPruned(metrics: LedgerMetrics, counts: Record<string, number>): void {
+  for (const [table, rows] of Object.entries(counts)) metrics.prunedRows.inc({ table }, rows);
+}
+
+/**
+ * A crash ends in a rebalance: every group join compares cached versions with Postgres.
+ * And so does Redis coming back (it may return with a snapshot older than Postgres).
+ * Bounded per run; each run continues the sweep where the last one stopped.
+ */
+function balanceCacheRepair(
+  redis: Redis,
+  pool: ReturnType<typeof createPool>,
+  keyPrefix: string,
+  log: Logger,
+): () => Promise<void> {
+  const repairAt = { cursor: "0" };
+  let repairing = false;
+  return async () => {
+    if (repairing) return; // one run at a time: they share the cursor
+    repairing = true;
+    await repairBalanceCache(redis, pool, keyPrefix, log, repairAt)
+      .catch((err) =>
+        log.warn(
+          { err: String(err) },
+          "balance cache repair failed; the next rebalance or reconnect retries",
+        ),
+      )
+      .finally(() => {
+        repairing = false;
+      });
   };
 }
 

@@ -31,7 +31,12 @@ const authorityOf = (req: Parameters<typeof principalOf>[0]) => {
 };
 
 export function holdRoutes(ctx: GatewayContext): Router {
-  return mount(Router(), [
+  return mount(Router(), [...commandRoutes(ctx), ...readRoutes(ctx)]);
+}
+
+/** Place, capture and void: commands for the ledger. */
+function commandRoutes(ctx: GatewayContext) {
+  return [
     route({
       method: "post",
       path: "/v1/users/{userId}/holds",
@@ -100,6 +105,12 @@ export function holdRoutes(ctx: GatewayContext): Router {
         });
       },
     }),
+  ];
+}
+
+/** One hold, or a member's holds: read from Postgres. */
+function readRoutes(ctx: GatewayContext) {
+  return [
     route({
       method: "get",
       path: "/v1/users/{userId}/holds/{hold_id}",
@@ -127,5 +138,5 @@ export function holdRoutes(ctx: GatewayContext): Router {
         res.json(await listHolds(ctx.pool, params.userId, query.status));
       },
     }),
-  ]);
+  ];
 }

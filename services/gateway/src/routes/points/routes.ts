@@ -29,13 +29,13 @@ const COMMAND_ERRORS = [400, 401, 403, 404, 409, 413, 415, 422, 429, 503];
 const READ_ERRORS = [400, 401, 403, 404, 429];
 
 export function pointsRoutes(ctx: GatewayContext): Router {
-  const keys = redisKeys(ctx.config.REDIS_KEY_PREFIX);
   ctx.redis.defineCommand("setBalance", { numberOfKeys: 1, lua: BALANCE_SET_LUA });
-  const readsOwnPoints = {
-    action: "points.read" as const,
-    target: (p: { userId: string }) => ({ userId: p.userId }),
-  };
-  return mount(Router(), [
+  return mount(Router(), [...commandRoutes(ctx), ...readRoutes(ctx)]);
+}
+
+/** Earn (or a negative transaction) and spend: commands for the ledger. */
+function commandRoutes(ctx: GatewayContext) {
+  return [
     route({
       method: "post",
       path: "/v1/users/{userId}/transactions",
@@ -88,6 +88,18 @@ export function pointsRoutes(ctx: GatewayContext): Router {
         });
       },
     }),
+  ];
+}
+
+const readsOwnPoints = {
+  action: "points.read" as const,
+  target: (p: { userId: string }) => ({ userId: p.userId }),
+};
+
+/** Balance (now or as of an instant) and entries. */
+function readRoutes(ctx: GatewayContext) {
+  const keys = redisKeys(ctx.config.REDIS_KEY_PREFIX);
+  return [
     route({
       method: "get",
       path: "/v1/users/{userId}/balance",
@@ -128,5 +140,5 @@ export function pointsRoutes(ctx: GatewayContext): Router {
         res.json(await listEntries(ctx, req, userId, query));
       },
     }),
-  ]);
+  ];
 }

@@ -41,91 +41,102 @@ async function period(store: ReportStore, ctx: GatewayContext, q: z.infer<typeof
 }
 
 export function reportRoutes(ctx: GatewayContext, store: ReportStore = defaultStore): Router {
-  return mount(Router(), [
-    route({
-      method: "get",
-      path: "/v1/reports/payers",
-      summary:
-        "Per payer and period: opening, movements, closing and held points (JSON, or CSV with Accept: text/csv)",
-      tags: ["reports"],
-      permission: "reports.payers",
-      query: PeriodQuery,
-      responses: {
-        200: {
-          description: "The report: one row per payer (a partner sees only its own row)",
-          content: {
-            "application/json": { schema: PayerReport },
-            "text/csv": {
-              schema: z.string().meta({ description: "A header line, then one line per payer" }),
-            },
+  return mount(Router(), [payersRoute(ctx, store), membersRoute(ctx, store), dailyRoute(ctx, store)]);
+}
+
+/** The payer report: one row per payer and period. */
+function payersRoute(ctx: GatewayContext, store: ReportStore) {
+  return route({
+    method: "get",
+    path: "/v1/reports/payers",
+    summary:
+      "Per payer and period: opening, movements, closing and held points (JSON, or CSV with Accept: text/csv)",
+    tags: ["reports"],
+    permission: "reports.payers",
+    query: PeriodQuery,
+    responses: {
+      200: {
+        description: "The report: one row per payer (a partner sees only its own row)",
+        content: {
+          "application/json": { schema: PayerReport },
+          "text/csv": {
+            schema: z.string().meta({ description: "A header line, then one line per payer" }),
           },
         },
       },
-      errors: READ_ERRORS,
-      handle: async (req, res, { query }) => {
-        const p = authorize(req, "reports.payers");
-        const now = Date.now();
-        const { from, to } = await period(store, ctx, query, now);
-        const payers = await store.payerReport(ctx.pool, {
-          from,
-          to,
-          ...(p.role === "partner" ? { payer: p.id } : {}),
-          now: new Date(now),
+    },
+    errors: READ_ERRORS,
+    handle: async (req, res, { query }) => {
+      const p = authorize(req, "reports.payers");
+      const now = Date.now();
+      const { from, to } = await period(store, ctx, query, now);
+      const payers = await store.payerReport(ctx.pool, {
+        from,
+        to,
+        ...(p.role === "partner" ? { payer: p.id } : {}),
+        now: new Date(now),
+      });
+      if (req.accepts(["application/json", "text/csv"]) === "text/csv") {
+        res.type("text/csv; charset=utf-8").send(reportCsv(payers));
+        return;
+      }
+      res.json({ from, to, payers });
+    },
+  });
+}
+
+/** Who holds a payer's points, most first. */
+function membersRoute(ctx: GatewayContext, store: ReportStore) {
+  return route({
+    method: "get",
+    path: "/v1/reports/payers/{payer}/members",
+    summary: "The members holding a payer's points (unexpired, held included), most first, then user_id",
+    tags: ["reports"],
+    permission: ownPayer,
+    params: PayerParams,
+    query: MembersQuery,
+    responses: { 200: json(pageEnvelope(MemberOutstanding), "A page of members") },
+    errors: PAYER_READ_ERRORS,
+    handle: async (req, res, { params, query }) => {
+      const now = Date.now();
+      const asOf = query.as_of === undefined ? now : Date.parse(query.as_of);
+      if (asOf > now) {
+        throw httpError("validation_failed", "invalid query", {
+          fields: { as_of: ["must not be in the future"] },
         });
-        if (req.accepts(["application/json", "text/csv"]) === "text/csv") {
-          res.type("text/csv; charset=utf-8").send(reportCsv(payers));
-          return;
-        }
-        res.json({ from, to, payers });
-      },
-    }),
-    route({
-      method: "get",
-      path: "/v1/reports/payers/{payer}/members",
-      summary: "The members holding a payer's points (unexpired, held included), most first, then user_id",
-      tags: ["reports"],
-      permission: ownPayer,
-      params: PayerParams,
-      query: MembersQuery,
-      responses: { 200: json(pageEnvelope(MemberOutstanding), "A page of members") },
-      errors: PAYER_READ_ERRORS,
-      handle: async (req, res, { params, query }) => {
-        const now = Date.now();
-        const asOf = query.as_of === undefined ? now : Date.parse(query.as_of);
-        if (asOf > now) {
-          throw httpError("validation_failed", "invalid query", {
-            fields: { as_of: ["must not be in the future"] },
-          });
-        }
-        const { count, rows } = await store.payerMembers(ctx.pool, {
-          payer: params.payer,
-          asOf: new Date(asOf),
-          limit: query.page_size,
-          offset: (query.page - 1) * query.page_size,
+      }
+      const { count, rows } = await store.payerMembers(ctx.pool, {
+        payer: params.payer,
+        asOf: new Date(asOf),
+        limit: query.page_size,
+        offset: (query.page - 1) * query.page_size,
+      });
+      res.json({ ...pageLinks(req, query, count, ctx.config.PUBLIC_URL), results: rows });
+    },
+  });
+}
+
+/** A payer's figures per UTC day. */
+function dailyRoute(ctx: GatewayContext, store: ReportStore) {
+  return route({
+    method: "get",
+    path: "/v1/reports/payers/{payer}/daily",
+    summary: "A payer's movements and closing per UTC day (the console's chart)",
+    tags: ["reports"],
+    permission: ownPayer,
+    params: PayerParams,
+    query: PeriodQuery,
+    responses: { 200: json(z.array(DailyRow), "One row per day") },
+    errors: PAYER_READ_ERRORS,
+    handle: async (_req, res, { params, query }) => {
+      const { from, to } = await period(store, ctx, query, Date.now());
+      const days = (Date.parse(`${to}T00:00:00Z`) - Date.parse(`${from}T00:00:00Z`)) / DAY_MS + 1;
+      if (days > DAILY_DAYS_MAX) {
+        throw httpError("validation_failed", "invalid query", {
+          fields: { from: [`the period may cover at most ${DAILY_DAYS_MAX} days`] },
         });
-        res.json({ ...pageLinks(req, query, count, ctx.config.PUBLIC_URL), results: rows });
-      },
-    }),
-    route({
-      method: "get",
-      path: "/v1/reports/payers/{payer}/daily",
-      summary: "A payer's movements and closing per UTC day (the console's chart)",
-      tags: ["reports"],
-      permission: ownPayer,
-      params: PayerParams,
-      query: PeriodQuery,
-      responses: { 200: json(z.array(DailyRow), "One row per day") },
-      errors: PAYER_READ_ERRORS,
-      handle: async (_req, res, { params, query }) => {
-        const { from, to } = await period(store, ctx, query, Date.now());
-        const days = (Date.parse(`${to}T00:00:00Z`) - Date.parse(`${from}T00:00:00Z`)) / DAY_MS + 1;
-        if (days > DAILY_DAYS_MAX) {
-          throw httpError("validation_failed", "invalid query", {
-            fields: { from: [`the period may cover at most ${DAILY_DAYS_MAX} days`] },
-          });
-        }
-        res.json(await store.payerDaily(ctx.pool, { payer: params.payer, from, to }));
-      },
-    }),
-  ]);
+      }
+      res.json(await store.payerDaily(ctx.pool, { payer: params.payer, from, to }));
+    },
+  });
 }
