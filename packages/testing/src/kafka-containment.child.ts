@@ -3,20 +3,25 @@
  * policy (runService's containKafkaRejections), then leaves one rejection unhandled, the way
  * kafkajs does on a broker loss. Modes:
  *   broker-down <host:port>: a real kafkajs connect to a closed port, rejected and not awaited;
- *     prints "contained 1" and exits 0 once the policy has absorbed it.
+ *     prints "contained 1" and the services' metric line, and exits 0 once the policy has absorbed it.
  *   refused-login <brokers>: a real kafkajs connect with a wrong password, not awaited (exit 1).
  *   bug: a TypeError, not awaited (exit 1).
  */
 import { containKafkaRejections, createKafka, kafkaRejectionsContained } from "@points/shared/kafka";
+import { registerKafkaRejections } from "@points/shared/kafka-metrics";
 import { createLogger } from "@points/shared/logger";
+import { Registry } from "prom-client";
 
 const POLL_MS = 20;
 const [mode, brokers = ""] = process.argv.slice(2);
 const log = createLogger("containment-child", "info");
 containKafkaRejections(log);
-setInterval(() => {
+const metrics = new Registry();
+registerKafkaRejections(metrics);
+setInterval(async () => {
   if (kafkaRejectionsContained() === 0) return;
   console.log(`contained ${kafkaRejectionsContained()}`);
+  console.log(await metrics.getSingleMetricAsString("kafka_rejections_contained_total"));
   process.exit(0);
 }, POLL_MS);
 

@@ -100,6 +100,7 @@ describe("a service process's unhandled rejections (containKafkaRejections)", ()
     expect(run.status, run.stderr).toBe(0);
     expect(run.stdout).toContain("kafkajs left a retriable error unhandled");
     expect(run.stdout).toContain("contained 1");
+    expect(run.stdout).toMatch(/^kafka_rejections_contained_total 1$/m); // what /metrics shows
   });
 
   it("ends the process on a non-retriable kafkajs rejection (a refused login)", () => {

@@ -7,7 +7,8 @@ import type { Duplex } from "node:stream";
 import { type GatewayConfig, redisKeys, topicNames } from "@points/shared";
 import { signingProducer } from "@points/shared/command-auth";
 import { createPool } from "@points/shared/db";
-import { createKafka, createProducer, kafkaRejectionsContained, kafkaSasl } from "@points/shared/kafka";
+import { createKafka, createProducer, kafkaSasl } from "@points/shared/kafka";
+import { registerKafkaRejections } from "@points/shared/kafka-metrics";
 import type { Logger } from "@points/shared/logger";
 import { Redis } from "ioredis";
 import { Counter, collectDefaultMetrics, Registry } from "prom-client";
@@ -124,15 +125,7 @@ function gatewayContext(
     help: "Token replacements other gateways were not told of through Redis (they expire it from their cache)",
     registers: [metrics],
   });
-  new Counter({
-    name: "kafka_rejections_contained_total",
-    help: "Retriable Kafka client errors the client library left unhandled (a broker loss), contained",
-    registers: [metrics],
-    collect() {
-      this.reset();
-      this.inc(kafkaRejectionsContained());
-    },
-  });
+  registerKafkaRejections(metrics);
   return {
     config,
     pool,

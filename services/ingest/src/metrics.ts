@@ -1,4 +1,4 @@
-import { kafkaRejectionsContained } from "@points/shared/kafka";
+import { registerKafkaRejections } from "@points/shared/kafka-metrics";
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 import { DLQ_CODES, type DlqCode } from "./verify-partner-event";
 
@@ -11,15 +11,7 @@ export interface PartitionLag {
 export class IngestMetrics {
   readonly registry = new Registry();
   private lagQuery: Promise<void> | null = null;
-  readonly kafkaRejectionsContained = new Counter({
-    name: "kafka_rejections_contained_total",
-    help: "Retriable Kafka client errors the client library left unhandled (a broker loss), contained",
-    registers: [this.registry],
-    collect() {
-      this.reset();
-      this.inc(kafkaRejectionsContained());
-    },
-  });
+  readonly kafkaRejectionsContained = registerKafkaRejections(this.registry);
   readonly accepted = new Counter({
     name: "ingest_events_accepted_total",
     help: "Partner events forwarded to ledger.commands (acknowledged by Kafka)",

@@ -1,5 +1,5 @@
 import type { LedgerOutcome } from "@points/shared";
-import { kafkaRejectionsContained } from "@points/shared/kafka";
+import { registerKafkaRejections } from "@points/shared/kafka-metrics";
 import { Counter, collectDefaultMetrics, Histogram, Registry } from "prom-client";
 
 export class LedgerMetrics {
@@ -33,15 +33,7 @@ export class LedgerMetrics {
     registers: [this.registry],
   });
 
-  readonly kafkaRejectionsContained = new Counter({
-    name: "kafka_rejections_contained_total",
-    help: "Retriable Kafka client errors the client library left unhandled (a broker loss), contained",
-    registers: [this.registry],
-    collect() {
-      this.reset();
-      this.inc(kafkaRejectionsContained());
-    },
-  });
+  readonly kafkaRejectionsContained = registerKafkaRejections(this.registry);
   readonly prunedRows = new Counter({
     name: "ledger_pruned_rows_total",
     help: "Bookkeeping rows deleted by the retention pruner, by table",
