@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { chunkByBytes, messageBytes } from "./kafka";
+import { chunkByBytes, messageBytes, onOneBroker } from "./kafka";
 
 describe("chunkByBytes", () => {
   const msg = (size: number) => ({ key: "k", value: "x".repeat(size) });
@@ -19,5 +19,24 @@ describe("chunkByBytes", () => {
   it("counts multi-byte characters and headers", () => {
     expect(messageBytes({ key: "é", value: "€", headers: { h: "ab" } })).toBe(64 + 2 + 3 + 1 + 2);
     expect(chunkByBytes([])).toEqual([]);
+  });
+});
+
+describe("onOneBroker (sendAll may put every partition in one request)", () => {
+  const part = (partitionId: number, leader: number, replicas: number[]) => ({
+    partitionId,
+    leader,
+    replicas,
+    isr: replicas,
+    partitionErrorCode: 0,
+  });
+  it.each([
+    ["one broker, replication 1", [part(0, 1, [1]), part(1, 1, [1]), part(2, 1, [1])], true],
+    ["two leaders", [part(0, 1, [1]), part(1, 2, [2])], false],
+    ["one leader, replicas on other brokers", [part(0, 1, [1, 2, 3]), part(1, 1, [1, 2, 3])], false],
+    ["one leader, one partition replicated elsewhere", [part(0, 1, [1]), part(1, 1, [2])], false],
+    ["no partitions known", [], false],
+  ])("%s -> %s", (_name, partitions, expected) => {
+    expect(onOneBroker(partitions)).toBe(expected);
   });
 });

@@ -156,22 +156,37 @@ export function chunkByBytes(messages: Message[], max = SEND_BYTES_MAX): Message
  * broker nothing and the send resolves. A send that holds a single partition cannot hit this.
  * The partition is chosen by kafkajs's own Java-compatible partitioner, with the partition count
  * the producer's partitioner last saw for the topic (see recordingPartitioner).
+ *
+ * The exception is a topic on one broker (every partition's replicas are that one broker: a
+ * single-broker deployment, `npm start`, the tests). No partition of it can move to another
+ * broker, so a send cannot be multi-broker and one request may carry every partition. That saves
+ * a round trip per partition: with the idempotent producer's one request in flight per broker,
+ * per-partition sends to one broker are serialized.
  */
 const partitionCounts = new Map<string, number>();
+const oneBrokerTopics = new Map<string, boolean>();
 const choosePartition = Partitioners.DefaultPartitioner();
 
-/** The Java-compatible partitioner, remembering each topic's partition count for sendAll. */
+/** The Java-compatible partitioner, remembering each topic's partition count and brokers for sendAll. */
 export function recordingPartitioner(): (args: PartitionerArgs) => number {
   const partitioner = Partitioners.DefaultPartitioner();
   return (args) => {
     partitionCounts.set(args.topic, args.partitionMetadata.length);
+    oneBrokerTopics.set(args.topic, onOneBroker(args.partitionMetadata));
     return partitioner(args);
   };
 }
 
+/** True when every partition is led by, and only replicated on, one and the same broker. */
+export function onOneBroker(partitions: PartitionerArgs["partitionMetadata"]): boolean {
+  const broker = partitions[0]?.leader;
+  if (broker === undefined) return false;
+  return partitions.every((p) => p.leader === broker && p.replicas.length === 1 && p.replicas[0] === broker);
+}
+
 /**
- * Sends messages to one topic, fully acknowledged (acks=all): one request stream per partition,
- * in order within each partition, byte-bounded requests. The producer must use
+ * Sends messages to one topic, fully acknowledged (acks=all): one request stream per partition
+ * (on a one-broker topic, one stream for all), in order within each partition, byte-bounded requests. The producer must use
  * recordingPartitioner (createProducer does); until it has seen the topic once, the first message
  * goes alone, which teaches it the partition count.
  */
@@ -182,10 +197,20 @@ export async function sendAll(producer: Producer, topic: string, messages: Messa
     rest = rest.slice(1);
   }
   const count = partitionCounts.get(topic);
-  if (count === undefined) {
+  if (count === undefined || oneBrokerTopics.get(topic) === true) {
     for (const group of chunkByBytes(rest)) await producer.send({ topic, acks: -1, messages: group });
     return;
   }
+  await sendPerPartition(producer, topic, rest, count);
+}
+
+/** One request stream per partition (sendAll on a topic spread over brokers). */
+export async function sendPerPartition(
+  producer: Producer,
+  topic: string,
+  rest: Message[],
+  count: number,
+): Promise<void> {
   const byPartition = new Map<number, Message[]>();
   const partitionMetadata = Array.from({ length: count }, (_, partitionId) => ({
     partitionId,
