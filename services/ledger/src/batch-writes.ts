@@ -10,7 +10,13 @@ import type { CommandRecord } from "./command-record";
 import { lotKey, payerKey } from "./keys";
 import { type Heartbeat, nextTurn } from "./pace";
 import type { LoadedLots } from "./prefetch";
-import { carryStatement, ReportFigures, upsertFigures, upsertTotals } from "./report-figures";
+import {
+  carryStatement,
+  lockTotalsStatement,
+  ReportFigures,
+  upsertFigures,
+  upsertTotals,
+} from "./report-figures";
 import { insertSnapshots, type SnapshotRow } from "./snapshots";
 import {
   type AccountRow,
@@ -250,9 +256,12 @@ export class BatchWrites {
    * inserted already marked used), so sharing one snapshot is safe, and so is splitting.
    */
   async write(db: PoolClient, heartbeat?: Heartbeat): Promise<void> {
-    // Its own statement: the totals' upsert below adds to the rows it carries.
-    const carry = carryStatement(this.figures.rows());
-    if (carry) await db.query(carry.sql, carry.params);
+    const figures = this.figures.rows();
+    // Each its own statement: the lock before anything reads the totals, and the carry before
+    // the totals' upsert below adds to the rows it carries.
+    for (const statement of [lockTotalsStatement(figures), carryStatement(figures)]) {
+      if (statement) await db.query(statement.sql, statement.params);
+    }
     const slices = this.tableSlices();
     for (let start = 0; start < slices.length; ) {
       let rows = 0;

@@ -1,6 +1,9 @@
+import { randomUUID } from "node:crypto";
 import { createTestEnv, type TestEnv } from "@points/testing";
+import type { PoolClient } from "pg";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { BatchWrites } from "./batch-writes";
 import { type FigureRow, upsertTotals } from "./report-figures";
 import { tableStatement } from "./storage/unnest";
 
@@ -81,5 +84,49 @@ describe("report totals", () => {
       "1 A 2026-03-05": [105, 13, 20],
       "2 A 2026-03-01": [7, 0, 0],
     });
+  });
+
+  it("keeps both writers' changes when two instances write one partition at once (a rebalance)", async () => {
+    // The chaos run's finding: a hold held 32 points, instance A released them while instance B
+    // (given the partition by a rebalance) applied another member's earn. B's totals, read
+    // before A committed, overwrote A's release: held stayed 32 in the day's totals.
+    const at = Date.parse("2026-04-01T10:00:00Z");
+    const batch = (userId: string, category: "held" | "earned", points: bigint) => {
+      const writes = new BatchWrites(new Map());
+      writes.addMovements(userId, 9, 1, randomUUID(), [{ payer: "RACE", category, points, at }]);
+      return writes;
+    };
+    await batch("u1", "held", 32n).write(client as unknown as PoolClient);
+    const a = new pg.Client({ connectionString: env.databaseUrl });
+    const b = new pg.Client({ connectionString: env.databaseUrl });
+    await Promise.all([a.connect(), b.connect()]);
+    try {
+      await a.query("BEGIN");
+      await batch("u1", "held", -32n).write(a as unknown as PoolClient);
+      const bPid = (await b.query<{ pid: number }>("SELECT pg_backend_pid() AS pid")).rows[0]?.pid;
+      await b.query("BEGIN");
+      const bWrite = batch("u2", "earned", 5n).write(b as unknown as PoolClient);
+      // B is waiting on A (on the partition's lock, or without it on the totals row it read).
+      const WAIT_POLLS_MAX = 1_000; // 10 ms apart: B starts waiting within milliseconds
+      let polls = 0;
+      for (let waiting = false; !waiting; polls++) {
+        expect(polls).toBeLessThan(WAIT_POLLS_MAX);
+        const { rows } = await client.query<{ lock: boolean }>(
+          "SELECT wait_event_type = 'Lock' AS lock FROM pg_stat_activity WHERE pid = $1",
+          [bPid],
+        );
+        waiting = rows[0]?.lock === true;
+        if (!waiting) await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      await a.query("COMMIT");
+      await bWrite;
+      await b.query("COMMIT");
+    } finally {
+      await Promise.all([a.end(), b.end()]);
+    }
+    const { rows } = await client.query<{ earned: string; held: string }>(
+      "SELECT earned, held FROM report_totals WHERE kafka_partition = 9 AND payer = 'RACE'",
+    );
+    expect(rows).toEqual([{ earned: "5", held: "0" }]);
   });
 });

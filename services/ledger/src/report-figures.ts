@@ -94,8 +94,9 @@ export const upsertFigures: TableWrite<FigureRow> = {
  * The running totals (migration 011): for each (partition, payer) of the batch, its rows from the
  * batch's first day on (the batch's days and the later days already kept, which a late expiry
  * reaches) are set to the totals through that day: the latest kept row at or before it plus the
- * batch's sums of the days up to it. One statement, one snapshot, each row written once; only
- * this partition's writer writes these rows, so nothing changes them between read and write.
+ * batch's sums of the days up to it. One statement, one snapshot, each row written once. The
+ * values are read, then written: a second writer of the same partition in between would lose
+ * its change (or have this one lost), so `lockTotalsStatement` runs first.
  */
 export const upsertTotals: TableWrite<FigureRow> = {
   columns: upsertFigures.columns,
@@ -117,6 +118,29 @@ export const upsertTotals: TableWrite<FigureRow> = {
      ON CONFLICT (kafka_partition, payer, day) DO UPDATE SET
        ${FIGURE_CATEGORIES.map((c) => `${c} = excluded.${c}`).join(",\n       ")}`,
 };
+
+/** The advisory-lock class (first key) of the report totals of one partition (second key). */
+export const TOTALS_LOCK_CLASS = 15_011;
+
+/**
+ * Locks the partitions of the batch's figures until the transaction ends, in ascending order
+ * (two writers never wait on each other in a cycle). One writer per partition is Kafka's
+ * promise, not Postgres's: during a rebalance an instance can still be applying a partition that
+ * another has just been given (the account locks then order the two per member, not per
+ * partition). The running totals and the carry read a partition's rows and write values
+ * computed from them, so two such writers would overwrite each other's totals (the chaos run
+ * found a hold's release lost from a day's totals that way, while the additive figures were
+ * right). Normally uncontended: one round trip per batch. Its own statement, before the carry
+ * and the totals (a statement's snapshot is taken when it starts, before any lock it takes).
+ */
+export function lockTotalsStatement(rows: readonly FigureRow[]): Statement | null {
+  const partitions = [...new Set(rows.map((r) => r.kafka_partition))].sort((a, b) => a - b);
+  if (partitions.length === 0) return null;
+  return {
+    sql: "SELECT count(pg_advisory_xact_lock($1::int, p)) FROM unnest($2::int[]) AS p",
+    params: [TOTALS_LOCK_CLASS, partitions],
+  };
+}
 
 /**
  * (partition, day)s this process has carried forward (or found carried): the carry costs one
