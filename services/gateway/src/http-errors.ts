@@ -113,3 +113,17 @@ export function errorHandler(log: { error: (o: object, m: string) => void }) {
     sendError(res, httpError("internal", "internal error"));
   };
 }
+
+/**
+ * An `as_of` query value (ISO instant, already validated) as epoch ms, `now` when absent; 400
+ * when it is in the future (balances and reports answer for instants that have happened).
+ */
+export function asOfOr400(asOf: string | undefined, now: number): number {
+  const ms = asOf === undefined ? now : Date.parse(asOf);
+  if (ms > now) {
+    throw httpError("validation_failed", "invalid query", {
+      fields: { as_of: ["must not be in the future"] },
+    });
+  }
+  return ms;
+}

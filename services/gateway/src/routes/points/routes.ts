@@ -6,7 +6,7 @@ import { z } from "zod";
 import { balanceAt } from "../../book-reads";
 import type { GatewayContext } from "../../context";
 import { requireEarnExpiry } from "../../earn-expiry";
-import { httpError } from "../../http-errors";
+import { asOfOr400, httpError } from "../../http-errors";
 import { AsyncHeaders, CommandAccepted, json } from "../../openapi";
 import { PageQuery, pageEnvelope } from "../../pagination";
 import { authorize } from "../../permissions";
@@ -117,12 +117,7 @@ function readRoutes(ctx: GatewayContext) {
           return;
         }
         const now = Date.now();
-        const asOf = Date.parse(query.as_of);
-        if (asOf > now) {
-          throw httpError("validation_failed", "invalid query", {
-            fields: { as_of: ["must not be in the future"] },
-          });
-        }
+        const asOf = asOfOr400(query.as_of, now);
         res.type("application/json").send(await balanceAt(ctx.pool, userId, asOf, now));
       },
     }),

@@ -9,7 +9,7 @@ import { DailyRow, MemberOutstanding, PayerReport } from "@points/shared";
 import { Router } from "express";
 import { z } from "zod";
 import type { GatewayContext } from "../../context";
-import { httpError } from "../../http-errors";
+import { asOfOr400, httpError } from "../../http-errors";
 import { json } from "../../openapi";
 import { pageEnvelope, pageLinks } from "../../pagination";
 import { authorize } from "../../permissions";
@@ -98,13 +98,7 @@ function membersRoute(ctx: GatewayContext, store: ReportStore) {
     responses: { 200: json(pageEnvelope(MemberOutstanding), "A page of members") },
     errors: PAYER_READ_ERRORS,
     handle: async (req, res, { params, query }) => {
-      const now = Date.now();
-      const asOf = query.as_of === undefined ? now : Date.parse(query.as_of);
-      if (asOf > now) {
-        throw httpError("validation_failed", "invalid query", {
-          fields: { as_of: ["must not be in the future"] },
-        });
-      }
+      const asOf = asOfOr400(query.as_of, Date.now());
       const { count, rows } = await store.payerMembers(ctx.pool, {
         payer: params.payer,
         asOf: new Date(asOf),
