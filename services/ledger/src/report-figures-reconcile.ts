@@ -11,8 +11,11 @@
  * - per payer at now: closing (the figures, less due but unrecorded expiry) = the members'
  *   balances + held points (payer_balances), and so for the sum over payers;
  * - per member and payer: payer_balances.outstanding = the lots' remaining + held.
- * Read-only; run it on a quiet database (or inside one snapshot) for an exact answer.
+ * The checks are read-only; run them on a quiet database (or inside one snapshot) for an exact
+ * answer. `repairTotals` (`npm run reconcile -- --repair-totals`) rewrites the running totals.
  */
+
+import { TOTALS_LOCK_CLASS } from "./report-figures";
 
 export interface Queryable {
   query<R extends Record<string, unknown>>(sql: string, params?: unknown[]): Promise<{ rows: R[] }>;
@@ -73,24 +76,43 @@ async function figuresVsMovements(db: Queryable): Promise<Difference[]> {
   }));
 }
 
-async function totalsVsMovements(db: Queryable): Promise<Difference[]> {
-  // Every kept row's day joins the movement days (with nothing moved), so a row carried forward
-  // to a day without movements (migration 014) is checked against the running totals through it.
-  const { rows } = await db.query<Record<string, string>>(
-    `WITH d AS (SELECT coalesce(a.kafka_partition, -1) AS kafka_partition, m.payer,
+/**
+ * The running totals recomputed from the movements, as the CTEs ending in `r` (kafka_partition,
+ * payer, day, moved, seen, and the categories): per (partition, payer), on every day with a
+ * movement, a kept row, or a carried day after its first movement (migration 014), the sums of
+ * its movements through that day (`seen` = how many; 0 = a row no movement explains). `only`:
+ * the SQL of one partition (a parameter), or null for all (movements of a member without a
+ * partition count as partition -1).
+ */
+function recomputedTotals(only: string | null): string {
+  const movementsOf = only === null ? "" : `WHERE a.kafka_partition = ${only}`;
+  const keptOf = only === null ? "" : `WHERE kafka_partition = ${only}`;
+  const zeros = `${CATS.map((c) => `0 AS ${c}`).join(", ")}, 0 AS moved`;
+  return `d AS (SELECT coalesce(a.kafka_partition, -1) AS kafka_partition, m.payer,
                        (m.at AT TIME ZONE 'UTC')::date AS day,
                        ${CATS.map((c) => `coalesce(sum(m.points) FILTER (WHERE m.category = '${c}'), 0) AS ${c}`).join(", ")},
                        count(*) AS moved
-                  FROM movements m LEFT JOIN accounts a USING (user_id)
+                  FROM movements m LEFT JOIN accounts a USING (user_id) ${movementsOf}
                  GROUP BY 1, 2, 3),
-          k AS (SELECT kafka_partition, payer, day, ${CATS.map((c) => `0 AS ${c}`).join(", ")}, 0 AS moved
-                  FROM report_totals),
+          k AS (SELECT kafka_partition, payer, day, ${zeros} FROM report_totals ${keptOf}
+                UNION ALL
+                SELECT f.kafka_partition, f.payer, c.day, ${zeros}
+                  FROM (SELECT kafka_partition, payer, min(day) AS first FROM d GROUP BY 1, 2) f
+                  JOIN report_carried c ON c.kafka_partition = f.kafka_partition AND c.day > f.first),
           u AS (SELECT kafka_partition, payer, day, ${CATS.map((c) => `sum(${c}) AS ${c}`).join(", ")},
                        sum(moved) AS moved
                   FROM (SELECT * FROM d UNION ALL SELECT * FROM k) x GROUP BY 1, 2, 3),
           r AS (SELECT kafka_partition, payer, day, moved, sum(moved) OVER w AS seen,
                        ${CATS.map((c) => `sum(${c}) OVER w AS ${c}`).join(", ")}
-                  FROM u WINDOW w AS (PARTITION BY kafka_partition, payer ORDER BY day))
+                  FROM u WINDOW w AS (PARTITION BY kafka_partition, payer ORDER BY day))`;
+}
+
+async function totalsVsMovements(db: Queryable): Promise<Difference[]> {
+  // Every kept row's day joins the movement days (with nothing moved), so a row carried forward
+  // to a day without movements (migration 014) is checked against the running totals through it.
+  // A carried day's missing row is the `carried` check's finding (carriedComplete).
+  const { rows } = await db.query<Record<string, string>>(
+    `WITH ${recomputedTotals(null)}
      SELECT coalesce(f.kafka_partition, r.kafka_partition) AS kafka_partition, coalesce(f.payer, r.payer) AS payer,
             to_char(coalesce(f.day, r.day), 'YYYY-MM-DD') AS day,
             ${CATS.map((c) => `f.${c} AS f_${c}, r.${c} AS r_${c}`).join(", ")},
@@ -110,6 +132,59 @@ async function totalsVsMovements(db: Queryable): Promise<Difference[]> {
     }`,
   }));
 }
+
+/** What `repairTotals` changed in one partition. */
+export interface TotalsRepair {
+  kafka_partition: number;
+  /** Rows inserted (missing) or rewritten (different). */
+  written: number;
+  /** Rows no movement explains. */
+  removed: number;
+}
+
+/**
+ * Rewrites the running totals (`report_totals`) from the movements, one partition per
+ * transaction, each under the partition's lock (report-figures.ts, lockTotalsStatement), so it
+ * may run beside a live ledger: a batch of that partition waits, then adds to the repaired rows.
+ * The repair for a database written before that lock existed (two instances overlapping in a
+ * rebalance could lose a change: README, Accounting). `db` is one connection (it runs BEGIN and
+ * COMMIT); it reads every movement of each partition, so a partition of a large database holds
+ * its writer for as long as that scan takes. Returns the partitions it changed.
+ */
+export async function repairTotals(db: Queryable): Promise<TotalsRepair[]> {
+  const { rows: partitions } = await db.query<{ p: number }>(
+    `SELECT kafka_partition AS p FROM accounts WHERE kafka_partition IS NOT NULL
+     UNION SELECT kafka_partition FROM report_totals UNION SELECT kafka_partition FROM report_carried ORDER BY 1`,
+  );
+  const repairs: TotalsRepair[] = [];
+  for (const { p } of partitions) {
+    await db.query("BEGIN");
+    try {
+      await db.query("SELECT pg_advisory_xact_lock($1::int, $2::int)", [TOTALS_LOCK_CLASS, p]);
+      const { rows } = await db.query<{ written: string; removed: string }>(REPAIR_PARTITION, [p]);
+      await db.query("COMMIT");
+      const written = Number(rows[0]!.written);
+      const removed = Number(rows[0]!.removed);
+      if (written + removed > 0) repairs.push({ kafka_partition: p, written, removed });
+    } catch (err) {
+      await db.query("ROLLBACK").catch(() => {});
+      throw err;
+    }
+  }
+  return repairs;
+}
+
+const REPAIR_PARTITION = `WITH ${recomputedTotals("$1::int")},
+  written AS (INSERT INTO report_totals AS t (kafka_partition, payer, day, ${CATS.join(", ")})
+              SELECT kafka_partition, payer, day, ${CATS.join(", ")} FROM r WHERE seen > 0
+              ON CONFLICT (kafka_partition, payer, day) DO UPDATE SET
+                ${CATS.map((c) => `${c} = excluded.${c}`).join(", ")}
+              WHERE (${CATS.map((c) => `t.${c}`).join(", ")}) IS DISTINCT FROM (${CATS.map((c) => `excluded.${c}`).join(", ")})
+              RETURNING 1),
+  removed AS (DELETE FROM report_totals t USING r
+               WHERE t.kafka_partition = r.kafka_partition AND t.payer = r.payer AND t.day = r.day AND r.seen = 0
+              RETURNING 1)
+  SELECT (SELECT count(*) FROM written) AS written, (SELECT count(*) FROM removed) AS removed`;
 
 /**
  * A carried (partition, day) (migration 014) has a totals row on that day for every payer of the
