@@ -21,8 +21,9 @@ const GROUP_COMMANDS_MAX = 4_000;
  * Groups in flight at once, each in its own transaction on its own connection. Groups of Kafka
  * batches hold disjoint partitions, hence disjoint users and rows, so they never wait on each
  * other's locks; two let Postgres use a second core while a large backlog drains. A group of the
- * expiry scheduler's commands (scheduler.ts) may share members with one of them: the account rows,
- * locked in user id order, make one wait for the other.
+ * expiry scheduler's commands (scheduler.ts) may share members and partitions with one of them:
+ * the account rows, locked in user id order, make one wait for the other per member, and the
+ * report totals' lock (report-figures.ts, lockTotalsStatement) per partition.
  */
 export const GROUPS_IN_FLIGHT_MAX = 2;
 

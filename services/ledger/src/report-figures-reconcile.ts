@@ -146,8 +146,9 @@ export interface TotalsRepair {
  * Rewrites the running totals (`report_totals`) from the movements, one partition per
  * transaction, each under the partition's lock (report-figures.ts, lockTotalsStatement), so it
  * may run beside a live ledger: a batch of that partition waits, then adds to the repaired rows.
- * The repair for a database written before that lock existed (two instances overlapping in a
- * rebalance could lose a change: README, Accounting). `db` is one connection (it runs BEGIN and
+ * The repair for a database written before that lock existed (the expiry scheduler's group
+ * beside a Kafka batch's, or two instances in a rebalance, could lose a change: README,
+ * Accounting). `db` is one connection (it runs BEGIN and
  * COMMIT); it reads every movement of each partition, so a partition of a large database holds
  * its writer for as long as that scan takes. Returns the partitions it changed.
  */

@@ -86,10 +86,11 @@ describe("report totals", () => {
     });
   });
 
-  it("keeps both writers' changes when two instances write one partition at once (a rebalance)", async () => {
-    // The chaos run's finding: a hold held 32 points, instance A released them while instance B
-    // (given the partition by a rebalance) applied another member's earn. B's totals, read
-    // before A committed, overwrote A's release: held stayed 32 in the day's totals.
+  it("keeps both writers' changes when two transactions write one partition at once", async () => {
+    // The chaos run's finding: a hold held 32 points and transaction A released them while
+    // transaction B (the expiry scheduler's group beside a Kafka batch's, or a second instance in
+    // a rebalance) applied another member's change in the same partition. B's totals, read before
+    // A committed, overwrote A's release: held stayed 32 in the day's totals.
     const at = Date.parse("2026-04-01T10:00:00Z");
     const batch = (userId: string, category: "held" | "earned", points: bigint) => {
       const writes = new BatchWrites(new Map());

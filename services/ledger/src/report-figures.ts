@@ -124,14 +124,16 @@ export const TOTALS_LOCK_CLASS = 15_011;
 
 /**
  * Locks the partitions of the batch's figures until the transaction ends, in ascending order
- * (two writers never wait on each other in a cycle). One writer per partition is Kafka's
- * promise, not Postgres's: during a rebalance an instance can still be applying a partition that
- * another has just been given (the account locks then order the two per member, not per
- * partition). The running totals and the carry read a partition's rows and write values
- * computed from them, so two such writers would overwrite each other's totals (the chaos run
- * found a hold's release lost from a day's totals that way, while the additive figures were
- * right). Normally uncontended: one round trip per batch. Its own statement, before the carry
- * and the totals (a statement's snapshot is taken when it starts, before any lock it takes).
+ * (two writers never wait on each other in a cycle). Two transactions can write one partition's
+ * figures at once: the expiry scheduler's group (scheduler.ts) runs beside a Kafka batch's group
+ * in the same process (GROUPS_IN_FLIGHT_MAX), with members of the same partitions, and during a
+ * rebalance an instance can still be applying a partition another has just been given. The
+ * account locks order them per member, not per partition. The running totals and the carry read
+ * a partition's rows and write values computed from them, so two such writers would overwrite
+ * each other's totals (the chaos run found a hold's release lost from a day's totals that way,
+ * while the additive figures were right). One round trip per batch; a wait only when two groups
+ * share a partition. Its own statement, before the carry and the totals (a statement's snapshot
+ * is taken when it starts, before any lock it takes).
  */
 export function lockTotalsStatement(rows: readonly FigureRow[]): Statement | null {
   const partitions = [...new Set(rows.map((r) => r.kafka_partition))].sort((a, b) => a - b);
