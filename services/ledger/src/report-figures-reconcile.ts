@@ -148,9 +148,9 @@ export interface TotalsRepair {
  * may run beside a live ledger: a batch of that partition waits, then adds to the repaired rows.
  * The repair for a database written before that lock existed (the expiry scheduler's group
  * beside a Kafka batch's, or two instances in a rebalance, could lose a change: README,
- * Accounting). `db` is one connection (it runs BEGIN and
- * COMMIT); it reads every movement of each partition, so a partition of a large database holds
- * its writer for as long as that scan takes. Returns the partitions it changed.
+ * Accounting). `db` is one connection (it runs BEGIN and COMMIT); it reads every movement of
+ * each partition, so a partition of a large database holds its writer for as long as that scan
+ * takes. Returns the partitions it changed.
  */
 export async function repairTotals(db: Queryable): Promise<TotalsRepair[]> {
   const { rows: partitions } = await db.query<{ p: number }>(
