@@ -14,6 +14,7 @@ import { json } from "../../openapi";
 import { pageEnvelope, pageLinks } from "../../pagination";
 import { authorize } from "../../permissions";
 import { mount, route } from "../../route";
+import { coalesce } from "./coalesce";
 import { reportCsv } from "./csv";
 import { DAILY_DAYS_MAX, MembersQuery, PayerParams, PeriodQuery } from "./schema";
 import * as defaultStore from "./store";
@@ -46,6 +47,13 @@ export function reportRoutes(ctx: GatewayContext, store: ReportStore = defaultSt
 
 /** The payer report: one row per payer and period. */
 function payersRoute(ctx: GatewayContext, store: ReportStore) {
+  // Identical reports asked at once share a read (coalesce.ts); `now` is taken when the read
+  // starts, after every caller it serves arrived.
+  const report = coalesce(
+    (q: { from: string; to: string; payer?: string }) =>
+      store.payerReport(ctx.pool, { ...q, now: new Date() }),
+    (q) => JSON.stringify([q.from, q.to, q.payer ?? null]),
+  );
   return route({
     method: "get",
     path: "/v1/reports/payers",
@@ -70,12 +78,7 @@ function payersRoute(ctx: GatewayContext, store: ReportStore) {
       const p = authorize(req, "reports.payers");
       const now = Date.now();
       const { from, to } = await period(store, ctx, query, now);
-      const payers = await store.payerReport(ctx.pool, {
-        from,
-        to,
-        ...(p.role === "partner" ? { payer: p.id } : {}),
-        now: new Date(now),
-      });
+      const payers = await report({ from, to, ...(p.role === "partner" ? { payer: p.id } : {}) });
       if (req.accepts(["application/json", "text/csv"]) === "text/csv") {
         res.type("text/csv; charset=utf-8").send(reportCsv(payers));
         return;
