@@ -145,6 +145,16 @@ async function reads(stack: BenchStack): Promise<Record<string, LoadResult>> {
       `/v1/reports/payers?from=${yearAgo}&to=${today}`,
     ],
     "payer report, calendar year 2025, all payers": ["/v1/reports/payers?from=2025-01-01&to=2025-12-31"],
+    // Each connection asks a different period at any moment, so no two reads are shared
+    // (coalesce.ts): the cost of reports that differ.
+    "payer report, 100 distinct periods (a year each, cycling), all payers": Array.from(
+      { length: 100 },
+      (_, i) => {
+        const from = new Date(Date.now() - (364 + i) * DAY_MS).toISOString().slice(0, 10);
+        const to = new Date(Date.now() - i * DAY_MS).toISOString().slice(0, 10);
+        return `/v1/reports/payers?from=${from}&to=${to}`;
+      },
+    ),
     "members report, first page (cycling payers)": payers.map((p) => `/v1/reports/payers/${p}/members`),
   };
   const out: Record<string, LoadResult> = {};
