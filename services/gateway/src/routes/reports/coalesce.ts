@@ -28,7 +28,7 @@ interface Slot<A, V> {
 
 export interface Coalesced<A, V> {
   (arg: A): Promise<V>;
-  /** Keys with a read running (for tests and metrics). */
+  /** Keys with a read running: the map's size, which the tests check returns to 0 (the bound above). */
   readonly running: () => number;
 }
 
